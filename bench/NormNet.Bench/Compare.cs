@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace NormNet.Bench;
+
+/// <summary>
+/// Runs NormNet's rows and the PyTorch peer's rows (bench/peer/pytorch_rows.py) in turn, round after round,
+/// each in a fresh process with the same thread count, and prints a markdown table of medians and ratios,
+/// with kernel bandwidth as a fraction of the STREAM-like probe measured in the same invocation.
+/// </summary>
+internal static class Compare
+{
+    public static int Run(string[] args)
+    {
+        var options = new Options(args);
+        int[] threadCounts = options.Ints("--threads", [2, 1]);
+        int rounds = options.Int("--rounds", 3);
+        string filter = options.Get("--filter") ?? "";
+        string python = options.Get("--python") ?? "/usr/bin/python3";
+        string peer = FindPeerScript();
+        var report = new StringBuilder();
+        report.AppendLine($"Machine: {Environment.ProcessorCount} logical CPUs, {RuntimeInformationLine()}; date {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {rounds} alternating rounds; medians of per-round medians.");
+        report.AppendLine();
+        foreach (int threads in threadCounts)
+        {
+            var probe = JsonDocument.Parse(RunSelf($"stream --threads {threads}").Trim()).RootElement;
+            double triad = probe.GetProperty("triad_gbs").GetDouble();
+            report.AppendLine($"Threads: {threads}. Bandwidth probe: read {probe.GetProperty("read_gbs").GetDouble():F1} GB/s, copy {probe.GetProperty("copy_gbs").GetDouble():F1} GB/s, triad {triad:F1} GB/s (the limit quoted below is triad).");
+            report.AppendLine();
+            var ours = new Dictionary<string, List<double>>();
+            var theirs = new Dictionary<string, List<double>>();
+            var bytes = new Dictionary<string, long>();
+            var order = new List<string>();
+            for (int r = 0; r < rounds; r++)
+            {
+                Console.Error.WriteLine($"[threads {threads}] round {r + 1}/{rounds}: NormNet");
+                Collect(RunSelf($"rows --threads {threads} --filter \"{filter}\""), ours, bytes, order);
+                Console.Error.WriteLine($"[threads {threads}] round {r + 1}/{rounds}: PyTorch");
+                Collect(RunProcess(python, $"\"{peer}\" --threads {threads} --filter \"{filter}\""), theirs, bytes, null);
+            }
+            report.AppendLine("| row | NormNet ms | PyTorch ms | speedup (PyTorch / NormNet) | NormNet GB/s (min traffic) | % of triad |");
+            report.AppendLine("|---|---:|---:|---:|---:|---:|");
+            foreach (var id in order)
+            {
+                double a = Median(ours[id]);
+                string b = theirs.TryGetValue(id, out var t) ? RowRunner.Format(Median(t)) : "n/a";
+                string ratio = theirs.ContainsKey(id) ? (Median(theirs[id]) / a).ToString("F2", CultureInfo.InvariantCulture) + "x" : "n/a";
+                string gbs = bytes[id] > 0 ? (bytes[id] / (a * 1e-3) / 1e9).ToString("F1", CultureInfo.InvariantCulture) : "";
+                string frac = bytes[id] > 0 ? (100 * bytes[id] / (a * 1e-3) / 1e9 / triad).ToString("F0", CultureInfo.InvariantCulture) + "%" : "";
+                report.AppendLine($"| {id} | {RowRunner.Format(a)} | {b} | {ratio} | {gbs} | {frac} |");
+            }
+            report.AppendLine();
+        }
+        Console.Write(report.ToString());
+        if (options.Get("--out") is { } outPath) File.WriteAllText(outPath, report.ToString());
+        return 0;
+    }
+
+    private static void Collect(string output, Dictionary<string, List<double>> into, Dictionary<string, long> bytes, List<string>? order)
+    {
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!line.TrimStart().StartsWith('{')) continue;
+            var e = JsonDocument.Parse(line).RootElement;
+            string id = e.GetProperty("id").GetString()!;
+            if (!into.TryGetValue(id, out var list)) into[id] = list = [];
+            list.Add(e.GetProperty("median_ms").GetDouble());
+            if (order is not null)
+            {
+                if (!order.Contains(id)) order.Add(id);
+                bytes[id] = e.GetProperty("min_bytes").GetInt64();
+            }
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToList();
+        return sorted[sorted.Count / 2];
+    }
+
+    private static string RunSelf(string arguments)
+    {
+        string dll = typeof(Compare).Assembly.Location;
+        return RunProcess(Environment.ProcessPath!, $"\"{dll}\" {arguments}");
+    }
+
+    private static string RunProcess(string file, string arguments)
+    {
+        var psi = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, UseShellExecute = false };
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {arguments} exited with {p.ExitCode}");
+        return output;
+    }
+
+    private static string FindPeerScript()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "bench", "peer", "pytorch_rows.py");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException("bench/peer/pytorch_rows.py not found: run from inside the repository.");
+    }
+
+    private static string RuntimeInformationLine() =>
+        $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}, AVX-512 {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "on" : "off")}";
+}

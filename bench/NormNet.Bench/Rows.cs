@@ -1,0 +1,36 @@
+namespace NormNet.Bench;
+
+/// <summary>The rows of the side-by-side benchmark (same ids as bench/peer/pytorch_rows.py).</summary>
+internal static class Rows
+{
+    public static readonly string[] BatchNormShapes =
+        ["60x100", "256x1024", "32x64x56x56", "32x64x56x56-cl", "128x256x14x14", "128x256x14x14-cl", "64x128x56x56", "64x128x56x56-cl"];
+
+    public static IEnumerable<Row> All()
+    {
+        foreach (var shape in BatchNormShapes)
+        {
+            long n = BatchNormCase.Elements(shape);
+            yield return new Row($"bn train-fwd {shape}", () =>
+            {
+                var (bn, x) = BatchNormCase.Create(shape);
+                bn.Train();
+                return () => bn.Forward(x);
+            }, 12 * n);
+            yield return new Row($"bn backward {shape}", () =>
+            {
+                var (bn, x) = BatchNormCase.Create(shape);
+                var g = BatchNormCase.Filled(x.Shape, 7);
+                bn.Train();
+                bn.Forward(x);
+                return () => bn.Backward(g);
+            }, 20 * n);
+            yield return new Row($"bn eval-fwd {shape}", () =>
+            {
+                var (bn, x) = BatchNormCase.Create(shape);
+                bn.Eval();
+                return () => bn.Forward(x);
+            }, 8 * n);
+        }
+    }
+}

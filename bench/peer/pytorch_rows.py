@@ -1,0 +1,80 @@
+"""The PyTorch CPU peer of NormNet's benchmark rows (bench/NormNet.Bench/Rows.cs): same ids, same shapes,
+median of 20 timed calls after 3 warm-up calls, one JSON object per row.
+Run: apt-get install -y python3-torch libopenblas0-pthread && /usr/bin/python3 pytorch_rows.py --threads 2"""
+import argparse, json, time
+import torch
+
+BN_SHAPES = ["60x100", "256x1024", "32x64x56x56", "32x64x56x56-cl", "128x256x14x14", "128x256x14x14-cl",
+             "64x128x56x56", "64x128x56x56-cl"]
+
+
+def median_ms(f, runs=20):
+    for _ in range(3):
+        f()
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return sorted(ts)[runs // 2] * 1e3
+
+
+def bn_case(spec):
+    last = spec.endswith("-cl")
+    dims = [int(d) for d in spec.replace("-cl", "").split("x")]
+    bn = torch.nn.BatchNorm1d(dims[1]) if len(dims) == 2 else torch.nn.BatchNorm2d(dims[1])
+    x = torch.rand(*dims) * 2 - 1
+    g = torch.rand(*dims) * 2 - 1
+    if last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        g = g.contiguous(memory_format=torch.channels_last)
+    return bn, x, g
+
+
+def bn_rows():
+    for spec in BN_SHAPES:
+        def train_fwd():
+            bn, x, _ = bn_case(spec)
+            bn.train()
+            def f():
+                with torch.no_grad():
+                    bn(x)
+            return f
+        def backward():
+            bn, x, g = bn_case(spec)
+            bn.train()
+            x.requires_grad_(True)
+            y = bn(x)
+            def f():
+                x.grad = None
+                bn.zero_grad(set_to_none=True)
+                y.backward(g, retain_graph=True)
+            return f
+        def eval_fwd():
+            bn, x, _ = bn_case(spec)
+            bn.eval()
+            def f():
+                with torch.no_grad():
+                    bn(x)
+            return f
+        yield f"bn train-fwd {spec}", train_fwd, 20
+        yield f"bn backward {spec}", backward, 20
+        yield f"bn eval-fwd {spec}", eval_fwd, 20
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--filter", default="")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    for rid, setup, runs in bn_rows():
+        if a.filter not in rid:
+            continue
+        f = setup()
+        print(json.dumps({"id": rid, "median_ms": median_ms(f, runs)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

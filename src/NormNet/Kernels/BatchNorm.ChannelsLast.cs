@@ -1,0 +1,229 @@
+using System.Runtime.CompilerServices;
+using System.Buffers;
+using NormNet.Threading;
+
+namespace NormNet.Kernels;
+
+// Channels-last and (N, C) inputs: x is (M, C) row-major. Vectorized across channels; rows are split into
+// fixed chunks (chosen from the shape), each reduced into per-channel partials, merged in chunk order.
+public static unsafe partial class BatchNorm
+{
+    private const int MaxRowChunks = 64;
+
+    /// <summary>Rows per chunk and per cache-resident sub-block, from the shape alone.</summary>
+    private static int RowChunks(int rows, int channels, out int rowsPerChunk, out int subRows)
+    {
+        long elements = (long)rows * channels;
+        int chunks = elements < MinParallelElements ? 1 : (int)Math.Min(MaxRowChunks, (elements + 65535) / 65536);
+        chunks = Math.Min(chunks, rows);
+        rowsPerChunk = (rows + chunks - 1) / chunks;
+        subRows = Math.Clamp(16384 / channels, 16, 256);
+        return (rows + rowsPerChunk - 1) / rowsPerChunk;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsTrainingForward<TS, TV>(ref Args a) where TS : ISimd<TV> where TV : struct
+    {
+        int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
+        double[] parts = ArrayPool<double>.Shared.Rent(2 * chunks * c);
+        float[] scratch = ArrayPool<float>.Shared.Rent(4 * chunks * c + 4 * c);
+        try
+        {
+            fixed (double* pp = parts)
+            fixed (float* ps = scratch)
+            {
+                a.PartA = pp;
+                a.PartB = pp + chunks * c;
+                a.Scratch = ps;
+                a.Hi = ps + 4 * chunks * c;
+                a.Lo = a.Hi + c;
+                a.Scale = a.Lo + c;
+                a.Shift = a.Scale + c;
+                fixed (Args* pa = &a)
+                {
+                    Parallelism.For(chunks, pa, &RowsStatsChunk<TS, TV>);
+                    // merge the chunks' (count, mean, M2) in chunk order: Chan et al.
+                    for (int j = 0; j < c; j++)
+                    {
+                        double m = a.PartA[j], m2 = a.PartB[j];
+                        long n = Math.Min(a.RowsPerChunk, a.N);
+                        for (int k = 1; k < chunks; k++)
+                        {
+                            long nb = Math.Min(a.RowsPerChunk, a.N - (long)k * a.RowsPerChunk);
+                            double delta = a.PartA[k * c + j] - m;
+                            long total = n + nb;
+                            m += delta * nb / total;
+                            m2 += a.PartB[k * c + j] + delta * delta * ((double)n * nb / total);
+                            n = total;
+                        }
+                        double v = m2 / a.N, inv = 1.0 / Math.Sqrt(v + a.Eps);
+                        a.Mean[j] = m;
+                        a.Variance[j] = v;
+                        a.Invstd[j] = inv;
+                        a.Hi[j] = (float)m;
+                        a.Lo[j] = (float)(m - a.Hi[j]);
+                        a.Scale[j] = (float)((a.Gamma == null ? 1.0 : a.Gamma[j]) * inv);
+                        a.Shift[j] = a.Beta == null ? 0f : a.Beta[j];
+                    }
+                    Parallelism.For(chunks, pa, &RowsNormalizeChunk<TS, TV>);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+            ArrayPool<double>.Shared.Return(parts);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsStatsChunk<TS, TV>(void* state, int chunk) where TS : ISimd<TV> where TV : struct
+    {
+        ref Args a = ref *(Args*)state;
+        int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
+        double* mean = a.PartA + chunk * c, m2 = a.PartB + chunk * c;
+        float* acc = a.Scratch + 4 * chunk * c, pivot = acc + c, hi = pivot + c, lo = hi + c;
+        long n = 0;
+        for (int r = r0; r < r1; r += a.SubRows)
+        {
+            int rows = Math.Min(a.SubRows, r1 - r);
+            float* xs = a.X + (long)r * c;
+            // sub-block mean: pivot + sum(x - pivot) / rows, with the first row as pivot
+            new Span<float>(xs, c).CopyTo(new Span<float>(pivot, c));
+            new Span<float>(acc, c).Clear();
+            BatchNormLoops.RowsSumShifted<TS, TV>(xs, rows, c, pivot, acc);
+            for (int j = 0; j < c; j++)
+            {
+                double mb = pivot[j] + (double)acc[j] / rows;
+                hi[j] = (float)mb;
+                lo[j] = (float)(mb - hi[j]);
+            }
+            // corrected two-pass while the block is in cache: d = x - mean_b; the sub-block's
+            // mean += sum(d) / rows; M2 = sum(d^2) - sum(d)^2 / rows
+            new Span<float>(acc, c).Clear();
+            new Span<float>(pivot, c).Clear();
+            BatchNormLoops.RowsSumDeviations<TS, TV>(xs, rows, c, hi, lo, pivot, acc);
+            for (int j = 0; j < c; j++)
+            {
+                double sumD = pivot[j];
+                double mb = (double)hi[j] + lo[j] + sumD / rows;
+                double m2b = Math.Max(0, acc[j] - sumD * sumD / rows);
+                if (n == 0)
+                {
+                    mean[j] = mb;
+                    m2[j] = m2b;
+                    continue;
+                }
+                double delta = mb - mean[j];
+                long total = n + rows;
+                mean[j] += delta * rows / total;
+                m2[j] += m2b + delta * delta * ((double)n * rows / total);
+            }
+            n += rows;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsNormalizeChunk<TS, TV>(void* state, int chunk) where TS : ISimd<TV> where TV : struct
+    {
+        ref Args a = ref *(Args*)state;
+        int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
+        // y = (x - mean) * (gamma * invstd) + beta, per row
+        for (int r = r0; r < r1; r++)
+            BatchNormLoops.RowNormalize<TS, TV>(a.X + (long)r * c, a.Y + (long)r * c, c, a.Hi, a.Lo, a.Scale, a.Shift);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsBackward<TS, TV>(ref Args a) where TS : ISimd<TV> where TV : struct
+    {
+        int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
+        bool wantSums = !a.Frozen || a.DGamma != null || a.DBeta != null;
+        double[] parts = ArrayPool<double>.Shared.Rent(2 * chunks * c);
+        float[] scratch = ArrayPool<float>.Shared.Rent(2 * chunks * c + 5 * c);
+        try
+        {
+            fixed (double* pp = parts)
+            fixed (float* ps = scratch)
+            {
+                a.PartA = pp;
+                a.PartB = pp + chunks * c;
+                a.Scratch = ps;
+                a.Hi = ps + 2 * chunks * c;
+                a.Lo = a.Hi + c;
+                a.Scale = a.Lo + c;
+                a.NegC1 = a.Scale + c;
+                a.NegC2 = a.NegC1 + c;
+                for (int j = 0; j < c; j++)
+                {
+                    a.Hi[j] = (float)a.Mean[j];
+                    a.Lo[j] = (float)(a.Mean[j] - a.Hi[j]);
+                }
+                fixed (Args* pa = &a)
+                {
+                    if (wantSums) Parallelism.For(chunks, pa, &RowsGradSumsChunk<TS, TV>);
+                    double count = a.N;
+                    for (int j = 0; j < c; j++)
+                    {
+                        double sumDy = 0, sumDyD = 0;
+                        if (wantSums)
+                            for (int k = 0; k < chunks; k++)
+                            {
+                                sumDy += a.PartA[k * c + j];
+                                sumDyD += a.PartB[k * c + j];
+                            }
+                        double inv = a.Invstd[j], g = a.Gamma == null ? 1.0 : a.Gamma[j];
+                        double sumDyXhat = sumDyD * inv, k2 = g * inv;
+                        if (a.DGamma != null) a.DGamma[j] += (float)sumDyXhat;
+                        if (a.DBeta != null) a.DBeta[j] += (float)sumDy;
+                        a.Scale[j] = (float)k2;
+                        a.NegC1[j] = a.Frozen ? 0f : -(float)(k2 * sumDy / count);
+                        a.NegC2[j] = -(float)(k2 * inv * sumDyXhat / count);
+                    }
+                    Parallelism.For(chunks, pa, &RowsApplyGradChunk<TS, TV>);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+            ArrayPool<double>.Shared.Return(parts);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsGradSumsChunk<TS, TV>(void* state, int chunk) where TS : ISimd<TV> where TV : struct
+    {
+        ref Args a = ref *(Args*)state;
+        int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
+        double* sumDy = a.PartA + chunk * c, sumDyD = a.PartB + chunk * c;
+        float* s = a.Scratch + 2 * chunk * c, t = s + c;
+        new Span<double>(sumDy, c).Clear();
+        new Span<double>(sumDyD, c).Clear();
+        for (int r = r0; r < r1; r += a.SubRows)
+        {
+            int rows = Math.Min(a.SubRows, r1 - r);
+            long o = (long)r * c;
+            // float sums over one sub-block, then into double
+            new Span<float>(s, 2 * c).Clear();
+            BatchNormLoops.RowsSumGrad<TS, TV>(a.Dy + o, a.X + o, rows, c, a.Hi, a.Lo, s, t);
+            for (int j = 0; j < c; j++)
+            {
+                sumDy[j] += s[j];
+                sumDyD[j] += t[j];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsApplyGradChunk<TS, TV>(void* state, int chunk) where TS : ISimd<TV> where TV : struct
+    {
+        ref Args a = ref *(Args*)state;
+        int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
+        for (int r = r0; r < r1; r++)
+        {
+            long o = (long)r * c;
+            if (a.Frozen) BatchNormLoops.RowScaleShift<TS, TV>(a.Dy + o, a.Dx + o, c, a.Scale, a.NegC1); // dx = dy * k (NegC1 = 0)
+            else BatchNormLoops.RowApplyGrad<TS, TV>(a.Dy + o, a.X + o, a.Dx + o, c, a.Hi, a.Lo, a.Scale, a.NegC1, a.NegC2);
+        }
+    }
+}

@@ -1,0 +1,307 @@
+using System.Runtime.CompilerServices;
+namespace NormNet.Kernels;
+
+/// <summary>
+/// The inner loops of the batch-norm kernels, written once over <see cref="ISimd{TVec}"/>.
+/// "Plane" loops run along one contiguous run of a single channel (the NCHW layout);
+/// "Row" loops run across the channels of one row (channels-last and (N, C) inputs) with per-channel
+/// constants read from small arrays.
+/// </summary>
+/// <remarks>
+/// Deviations from the mean are formed as <c>d = (x - hi) - lo</c>, where hi + lo is the double mean split
+/// into two floats: <c>x - hi</c> is exact when x is near the mean, so inputs with mean 1e4 and std 1e-2
+/// keep their precision. Sums run in float vector accumulators over blocks of at most
+/// <see cref="Block"/> elements and the block totals are added in double.
+/// </remarks>
+internal static unsafe class BatchNormLoops
+{
+    /// <summary>Elements summed in float before the total moves to double.</summary>
+    public const int Block = 4096;
+
+    // ---------------------------------------------------------------- plane loops (one channel, contiguous)
+
+    /// <summary>sum_i (x[i] - pivot), float blocks added in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double PlaneSumShifted<TS, TV>(float* x, long n, float pivot)
+        where TS : ISimd<TV> where TV : struct
+    {
+        double total = 0;
+        for (long start = 0; start < n; start += Block)
+        {
+            int len = (int)Math.Min(Block, n - start);
+            float* p = x + start;
+            TV pv = TS.Broadcast(pivot);
+            TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
+            int w = TS.Width, i = 0;
+            for (; i <= len - 4 * w; i += 4 * w)
+            {
+                a0 = TS.Add(a0, TS.Sub(TS.Load(p + i), pv));
+                a1 = TS.Add(a1, TS.Sub(TS.Load(p + i + w), pv));
+                a2 = TS.Add(a2, TS.Sub(TS.Load(p + i + 2 * w), pv));
+                a3 = TS.Add(a3, TS.Sub(TS.Load(p + i + 3 * w), pv));
+            }
+            for (; i <= len - w; i += w) a0 = TS.Add(a0, TS.Sub(TS.Load(p + i), pv));
+            float s = TS.Sum(TS.Add(TS.Add(a0, a1), TS.Add(a2, a3)));
+            for (; i < len; i++) s += p[i] - pivot;
+            total += s;
+        }
+        return total;
+    }
+
+    /// <summary>(sum_i d[i], sum_i d[i]^2) with d = (x[i] - hi) - lo: the second pass of the corrected two-pass
+    /// algorithm, whose sum of deviations repairs the rounding of the first pass's mean. Float blocks added in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static (double SumD, double SumD2) PlaneSumDeviations<TS, TV>(float* x, long n, float hi, float lo)
+        where TS : ISimd<TV> where TV : struct
+    {
+        double sumD = 0, sumD2 = 0;
+        for (long start = 0; start < n; start += Block)
+        {
+            int len = (int)Math.Min(Block, n - start);
+            float* p = x + start;
+            TV h = TS.Broadcast(hi), l = TS.Broadcast(lo);
+            TV s0 = TS.Zero, s1 = TS.Zero, q0 = TS.Zero, q1 = TS.Zero;
+            int w = TS.Width, i = 0;
+            for (; i <= len - 2 * w; i += 2 * w)
+            {
+                TV d0 = TS.Sub(TS.Sub(TS.Load(p + i), h), l);
+                TV d1 = TS.Sub(TS.Sub(TS.Load(p + i + w), h), l);
+                s0 = TS.Add(s0, d0);
+                s1 = TS.Add(s1, d1);
+                q0 = TS.MulAdd(d0, d0, q0);
+                q1 = TS.MulAdd(d1, d1, q1);
+            }
+            for (; i <= len - w; i += w)
+            {
+                TV d = TS.Sub(TS.Sub(TS.Load(p + i), h), l);
+                s0 = TS.Add(s0, d);
+                q0 = TS.MulAdd(d, d, q0);
+            }
+            float s = TS.Sum(TS.Add(s0, s1)), q = TS.Sum(TS.Add(q0, q1));
+            for (; i < len; i++)
+            {
+                float d = (p[i] - hi) - lo;
+                s += d;
+                q += d * d;
+            }
+            sumD += s;
+            sumD2 += q;
+        }
+        return (sumD, sumD2);
+    }
+
+    /// <summary>y[i] = ((x[i] - hi) - lo) * scale + shift.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PlaneNormalize<TS, TV>(float* x, float* y, long n, float hi, float lo, float scale, float shift)
+        where TS : ISimd<TV> where TV : struct
+    {
+        TV h = TS.Broadcast(hi), l = TS.Broadcast(lo), a = TS.Broadcast(scale), b = TS.Broadcast(shift);
+        long w = TS.Width, i = 0;
+        for (; i <= n - 2 * w; i += 2 * w)
+        {
+            TS.Store(TS.MulAdd(TS.Sub(TS.Sub(TS.Load(x + i), h), l), a, b), y + i);
+            TS.Store(TS.MulAdd(TS.Sub(TS.Sub(TS.Load(x + i + w), h), l), a, b), y + i + w);
+        }
+        for (; i <= n - w; i += w) TS.Store(TS.MulAdd(TS.Sub(TS.Sub(TS.Load(x + i), h), l), a, b), y + i);
+        for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd((x[i] - hi) - lo, scale, shift);
+    }
+
+    /// <summary>y[i] = x[i] * scale + shift (the inference transform).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PlaneScaleShift<TS, TV>(float* x, float* y, long n, float scale, float shift)
+        where TS : ISimd<TV> where TV : struct
+    {
+        TV a = TS.Broadcast(scale), b = TS.Broadcast(shift);
+        long w = TS.Width, i = 0;
+        for (; i <= n - 4 * w; i += 4 * w)
+        {
+            TS.Store(TS.MulAdd(TS.Load(x + i), a, b), y + i);
+            TS.Store(TS.MulAdd(TS.Load(x + i + w), a, b), y + i + w);
+            TS.Store(TS.MulAdd(TS.Load(x + i + 2 * w), a, b), y + i + 2 * w);
+            TS.Store(TS.MulAdd(TS.Load(x + i + 3 * w), a, b), y + i + 3 * w);
+        }
+        for (; i <= n - w; i += w) TS.Store(TS.MulAdd(TS.Load(x + i), a, b), y + i);
+        for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(x[i], scale, shift);
+    }
+
+    /// <summary>(sum_i dy[i], sum_i dy[i] * ((x[i] - hi) - lo)): the two reductions of the backward pass, fused.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static (double SumDy, double SumDyD) PlaneSumGrad<TS, TV>(float* dy, float* x, long n, float hi, float lo)
+        where TS : ISimd<TV> where TV : struct
+    {
+        double sumDy = 0, sumDyD = 0;
+        for (long start = 0; start < n; start += Block)
+        {
+            int len = (int)Math.Min(Block, n - start);
+            float* g = dy + start, p = x + start;
+            TV h = TS.Broadcast(hi), l = TS.Broadcast(lo);
+            TV s0 = TS.Zero, s1 = TS.Zero, t0 = TS.Zero, t1 = TS.Zero;
+            int w = TS.Width, i = 0;
+            for (; i <= len - 2 * w; i += 2 * w)
+            {
+                TV g0 = TS.Load(g + i), g1 = TS.Load(g + i + w);
+                s0 = TS.Add(s0, g0);
+                s1 = TS.Add(s1, g1);
+                t0 = TS.MulAdd(g0, TS.Sub(TS.Sub(TS.Load(p + i), h), l), t0);
+                t1 = TS.MulAdd(g1, TS.Sub(TS.Sub(TS.Load(p + i + w), h), l), t1);
+            }
+            for (; i <= len - w; i += w)
+            {
+                TV g0 = TS.Load(g + i);
+                s0 = TS.Add(s0, g0);
+                t0 = TS.MulAdd(g0, TS.Sub(TS.Sub(TS.Load(p + i), h), l), t0);
+            }
+            float s = TS.Sum(TS.Add(s0, s1)), t = TS.Sum(TS.Add(t0, t1));
+            for (; i < len; i++)
+            {
+                s += g[i];
+                t += g[i] * ((p[i] - hi) - lo);
+            }
+            sumDy += s;
+            sumDyD += t;
+        }
+        return (sumDy, sumDyD);
+    }
+
+    /// <summary>dx[i] = dy[i] * k - c1 - ((x[i] - hi) - lo) * c2: the training-mode input gradient.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PlaneApplyGrad<TS, TV>(float* dy, float* x, float* dx, long n, float hi, float lo, float k, float c1, float c2)
+        where TS : ISimd<TV> where TV : struct
+    {
+        TV h = TS.Broadcast(hi), l = TS.Broadcast(lo), kv = TS.Broadcast(k), c1v = TS.Broadcast(-c1), c2v = TS.Broadcast(-c2);
+        long w = TS.Width, i = 0;
+        for (; i <= n - w; i += w)
+        {
+            TV d = TS.Sub(TS.Sub(TS.Load(x + i), h), l);
+            TS.Store(TS.MulAdd(d, c2v, TS.MulAdd(TS.Load(dy + i), kv, c1v)), dx + i);
+        }
+        for (; i < n; i++)
+            dx[i] = MathF.FusedMultiplyAdd((x[i] - hi) - lo, -c2, MathF.FusedMultiplyAdd(dy[i], k, -c1));
+    }
+
+    // ---------------------------------------------------------------- row loops (across channels)
+
+    /// <summary>acc[c] += sum_r (x[r, c] - pivot[c]) over <paramref name="rows"/> rows of <paramref name="c"/> channels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowsSumShifted<TS, TV>(float* x, int rows, int c, float* pivot, float* acc)
+        where TS : ISimd<TV> where TV : struct
+    {
+        int w = TS.Width, j = 0;
+        for (; j <= c - w; j += w)
+        {
+            TV pv = TS.Load(pivot + j), a = TS.Load(acc + j);
+            for (int r = 0; r < rows; r++) a = TS.Add(a, TS.Sub(TS.Load(x + (long)r * c + j), pv));
+            TS.Store(a, acc + j);
+        }
+        for (; j < c; j++)
+        {
+            float a = acc[j];
+            for (int r = 0; r < rows; r++) a += x[(long)r * c + j] - pivot[j];
+            acc[j] = a;
+        }
+    }
+
+    /// <summary>sumD[c] += sum_r d[r, c]; sumD2[c] += sum_r d[r, c]^2 with d = (x[r, c] - hi[c]) - lo[c].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowsSumDeviations<TS, TV>(float* x, int rows, int c, float* hi, float* lo, float* sumD, float* sumD2)
+        where TS : ISimd<TV> where TV : struct
+    {
+        int w = TS.Width, j = 0;
+        for (; j <= c - w; j += w)
+        {
+            TV h = TS.Load(hi + j), l = TS.Load(lo + j), s = TS.Load(sumD + j), q = TS.Load(sumD2 + j);
+            for (int r = 0; r < rows; r++)
+            {
+                TV d = TS.Sub(TS.Sub(TS.Load(x + (long)r * c + j), h), l);
+                s = TS.Add(s, d);
+                q = TS.MulAdd(d, d, q);
+            }
+            TS.Store(s, sumD + j);
+            TS.Store(q, sumD2 + j);
+        }
+        for (; j < c; j++)
+        {
+            float s = sumD[j], q = sumD2[j];
+            for (int r = 0; r < rows; r++)
+            {
+                float d = (x[(long)r * c + j] - hi[j]) - lo[j];
+                s += d;
+                q += d * d;
+            }
+            sumD[j] = s;
+            sumD2[j] = q;
+        }
+    }
+
+    /// <summary>y[c] = ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c] for one row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowNormalize<TS, TV>(float* x, float* y, int c, float* hi, float* lo, float* scale, float* shift)
+        where TS : ISimd<TV> where TV : struct
+    {
+        int w = TS.Width, j = 0;
+        for (; j <= c - w; j += w)
+        {
+            TV d = TS.Sub(TS.Sub(TS.Load(x + j), TS.Load(hi + j)), TS.Load(lo + j));
+            TS.Store(TS.MulAdd(d, TS.Load(scale + j), TS.Load(shift + j)), y + j);
+        }
+        for (; j < c; j++) y[j] = MathF.FusedMultiplyAdd((x[j] - hi[j]) - lo[j], scale[j], shift[j]);
+    }
+
+    /// <summary>y[c] = x[c] * scale[c] + shift[c] for one row (the inference transform).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowScaleShift<TS, TV>(float* x, float* y, int c, float* scale, float* shift)
+        where TS : ISimd<TV> where TV : struct
+    {
+        int w = TS.Width, j = 0;
+        for (; j <= c - w; j += w) TS.Store(TS.MulAdd(TS.Load(x + j), TS.Load(scale + j), TS.Load(shift + j)), y + j);
+        for (; j < c; j++) y[j] = MathF.FusedMultiplyAdd(x[j], scale[j], shift[j]);
+    }
+
+    /// <summary>sumDy[c] += sum_r dy[r, c]; sumDyD[c] += sum_r dy[r, c] * ((x[r, c] - hi[c]) - lo[c]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowsSumGrad<TS, TV>(float* dy, float* x, int rows, int c, float* hi, float* lo, float* sumDy, float* sumDyD)
+        where TS : ISimd<TV> where TV : struct
+    {
+        int w = TS.Width, j = 0;
+        for (; j <= c - w; j += w)
+        {
+            TV h = TS.Load(hi + j), l = TS.Load(lo + j), s = TS.Load(sumDy + j), t = TS.Load(sumDyD + j);
+            for (int r = 0; r < rows; r++)
+            {
+                long o = (long)r * c + j;
+                TV g = TS.Load(dy + o);
+                s = TS.Add(s, g);
+                t = TS.MulAdd(g, TS.Sub(TS.Sub(TS.Load(x + o), h), l), t);
+            }
+            TS.Store(s, sumDy + j);
+            TS.Store(t, sumDyD + j);
+        }
+        for (; j < c; j++)
+        {
+            float s = sumDy[j], t = sumDyD[j];
+            for (int r = 0; r < rows; r++)
+            {
+                long o = (long)r * c + j;
+                s += dy[o];
+                t += dy[o] * ((x[o] - hi[j]) - lo[j]);
+            }
+            sumDy[j] = s;
+            sumDyD[j] = t;
+        }
+    }
+
+    /// <summary>dx[c] = dy[c] * k[c] - c1[c] - ((x[c] - hi[c]) - lo[c]) * c2[c] for one row; pass negated c1, c2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowApplyGrad<TS, TV>(float* dy, float* x, float* dx, int c, float* hi, float* lo, float* k, float* negC1, float* negC2)
+        where TS : ISimd<TV> where TV : struct
+    {
+        int w = TS.Width, j = 0;
+        for (; j <= c - w; j += w)
+        {
+            TV d = TS.Sub(TS.Sub(TS.Load(x + j), TS.Load(hi + j)), TS.Load(lo + j));
+            TS.Store(TS.MulAdd(d, TS.Load(negC2 + j), TS.MulAdd(TS.Load(dy + j), TS.Load(k + j), TS.Load(negC1 + j))), dx + j);
+        }
+        for (; j < c; j++)
+            dx[j] = MathF.FusedMultiplyAdd((x[j] - hi[j]) - lo[j], negC2[j], MathF.FusedMultiplyAdd(dy[j], k[j], negC1[j]));
+    }
+}

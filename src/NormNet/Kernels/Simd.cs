@@ -1,0 +1,82 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NormNet.Kernels;
+
+/// <summary>
+/// The vector operations NormNet's kernels are written against, so each kernel is written once and
+/// instantiated at 512 bits, 256 bits and 1 lane (scalar). The JIT specializes generic methods over these
+/// structs, so the abstraction costs nothing at run time, and tests can run every width on any machine
+/// that supports it.
+/// </summary>
+/// <typeparam name="TVec">The vector type (<see cref="Vector512{T}"/>, <see cref="Vector256{T}"/> or float).</typeparam>
+internal unsafe interface ISimd<TVec> where TVec : struct
+{
+    /// <summary>Lanes per vector.</summary>
+    static abstract int Width { get; }
+    /// <summary>Whether this width runs in hardware here.</summary>
+    static abstract bool IsSupported { get; }
+    static abstract TVec Zero { get; }
+    static abstract TVec Broadcast(float value);
+    static abstract TVec Load(float* p);
+    static abstract void Store(TVec value, float* p);
+    static abstract TVec Add(TVec a, TVec b);
+    static abstract TVec Sub(TVec a, TVec b);
+    static abstract TVec Mul(TVec a, TVec b);
+    /// <summary>a * b + c, fused (one rounding).</summary>
+    static abstract TVec MulAdd(TVec a, TVec b, TVec c);
+    static abstract TVec Max(TVec a, TVec b);
+    /// <summary>The sum of the lanes.</summary>
+    static abstract float Sum(TVec value);
+}
+
+/// <summary>512-bit vectors (AVX-512).</summary>
+internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
+{
+    public static int Width => Vector512<float>.Count;
+    public static bool IsSupported => Vector512.IsHardwareAccelerated;
+    public static Vector512<float> Zero => Vector512<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, float* p) => value.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> value) => Vector512.Sum(value);
+}
+
+/// <summary>256-bit vectors (AVX2).</summary>
+internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
+{
+    public static int Width => Vector256<float>.Count;
+    public static bool IsSupported => Vector256.IsHardwareAccelerated;
+    public static Vector256<float> Zero => Vector256<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, float* p) => value.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+}
+
+/// <summary>One lane: the portable fallback.</summary>
+internal readonly unsafe struct SimdScalar : ISimd<float>
+{
+    public static int Width => 1;
+    public static bool IsSupported => true;
+    public static float Zero => 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float value) => value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* p) => *p;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float value, float* p) => *p = value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sub(float a, float b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Mul(float a, float b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MulAdd(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Max(float a, float b) => MathF.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float value) => value;
+}

@@ -1,0 +1,221 @@
+using NormNet.Kernels;
+
+namespace NormNet.Layers;
+
+/// <summary>
+/// Batch normalization (Ioffe and Szegedy, 2015) with PyTorch's semantics; the base of
+/// <see cref="BatchNorm1d"/>, <see cref="BatchNorm2d"/> and <see cref="BatchNorm3d"/>.
+/// </summary>
+/// <remarks>
+/// <para>Training mode normalizes with the batch mean and biased batch variance and updates
+/// <c>running = (1 - momentum) * running + momentum * batch</c>, using the unbiased variance (n / (n - 1))
+/// for <c>running_var</c>; <c>momentum = null</c> gives a cumulative average (factor 1 / num_batches_tracked).
+/// Eval mode normalizes with the running statistics, unless <c>trackRunningStats</c> is false, in which
+/// case batch statistics are used in both modes.</para>
+/// <para>Momentum follows PyTorch: the weight of the new batch. Keras' <c>momentum</c> is the weight of the
+/// old value; convert with <see cref="FromKerasMomentum"/> (0.99 in Keras is 0.01 here).</para>
+/// <para>Non-finite input: NaN or infinity propagates to the output, as in PyTorch, but a batch whose
+/// statistics are not finite leaves the running statistics and <see cref="NumBatchesTracked"/> unchanged
+/// and increments <see cref="SkippedNonFiniteBatches"/> instead, so one bad batch cannot silently poison
+/// every later prediction.</para>
+/// </remarks>
+public abstract class BatchNormBase : Module
+{
+    private readonly TensorBuffer? _runningMean, _runningVar;
+    private readonly Int64Buffer? _numBatchesTracked;
+    private readonly double[] _mean, _invstd, _variance;
+    private Tensor? _input, _output, _gradInput;
+    private BatchNormShape _shape;
+    private bool _usedBatchStatistics;
+
+    /// <summary>Creates the layer; the arguments and defaults are PyTorch's.</summary>
+    /// <param name="numFeatures">C, the number of channels or features.</param>
+    /// <param name="eps">Added to the variance for numerical stability.</param>
+    /// <param name="momentum">Weight of the batch statistics in the running averages; null for a cumulative average.</param>
+    /// <param name="affine">Whether to learn a per-channel scale (weight, gamma) and shift (bias, beta).</param>
+    /// <param name="trackRunningStats">Whether to keep running statistics for eval mode.</param>
+    protected BatchNormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(numFeatures, 1);
+        if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be non-negative.");
+        if (momentum is { } m && !(m >= 0 && m <= 1))
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1] or null.");
+        NumFeatures = numFeatures;
+        Eps = eps;
+        Momentum = momentum;
+        Affine = affine;
+        TrackRunningStats = trackRunningStats;
+        if (affine)
+        {
+            Weight = new Parameter(Tensor.Full(1f, numFeatures), ParameterRole.NormWeight);
+            Bias = new Parameter(Tensor.Zeros(numFeatures), ParameterRole.NormBias);
+        }
+        if (trackRunningStats)
+        {
+            _runningMean = new TensorBuffer(Tensor.Zeros(numFeatures));
+            _runningVar = new TensorBuffer(Tensor.Full(1f, numFeatures));
+            _numBatchesTracked = new Int64Buffer();
+        }
+        _mean = new double[numFeatures];
+        _invstd = new double[numFeatures];
+        _variance = new double[numFeatures];
+    }
+
+    /// <summary>C, the number of channels.</summary>
+    public int NumFeatures { get; }
+
+    /// <summary>The epsilon added to the variance.</summary>
+    public double Eps { get; }
+
+    /// <summary>The running-average momentum (PyTorch convention), or null for a cumulative average.</summary>
+    public double? Momentum { get; set; }
+
+    /// <summary>Whether the layer has <see cref="Weight"/> and <see cref="Bias"/>.</summary>
+    public bool Affine { get; }
+
+    /// <summary>Whether the layer keeps running statistics.</summary>
+    public bool TrackRunningStats { get; }
+
+    /// <summary>gamma, shape (C); null when not affine.</summary>
+    public Parameter? Weight { get; }
+
+    /// <summary>beta, shape (C); null when not affine.</summary>
+    public Parameter? Bias { get; }
+
+    /// <summary>Running mean, shape (C); null when not tracking.</summary>
+    public Tensor? RunningMean => _runningMean?.Value;
+
+    /// <summary>Running (unbiased) variance, shape (C); null when not tracking.</summary>
+    public Tensor? RunningVar => _runningVar?.Value;
+
+    /// <summary>How many training batches have updated the running statistics.</summary>
+    public long NumBatchesTracked
+    {
+        get => _numBatchesTracked?.Value ?? 0;
+        set
+        {
+            if (_numBatchesTracked is null) throw new InvalidOperationException("This layer does not track running statistics.");
+            _numBatchesTracked.Value = value;
+        }
+    }
+
+    /// <summary>Training batches whose statistics were NaN or infinite and so did not update the running statistics.</summary>
+    public long SkippedNonFiniteBatches { get; private set; }
+
+    /// <summary>The last training forward's batch mean per channel (double), for experiments and tests.</summary>
+    public ReadOnlySpan<double> BatchMean => _mean;
+
+    /// <summary>The last training forward's biased batch variance per channel.</summary>
+    public ReadOnlySpan<double> BatchVariance => _variance;
+
+    /// <summary>Converts Keras' momentum (weight of the old running value) to PyTorch's (weight of the batch).</summary>
+    public static double FromKerasMomentum(double kerasMomentum) => 1.0 - kerasMomentum;
+
+    /// <summary>Resets the running statistics to mean 0, variance 1 and zero batches tracked.</summary>
+    public void ResetRunningStats()
+    {
+        if (_runningMean is null || _runningVar is null || _numBatchesTracked is null) return;
+        _runningMean.Value.Span.Clear();
+        _runningVar.Value.Span.Fill(1f);
+        _numBatchesTracked.Value = 0;
+    }
+
+    /// <summary>Maps an input shape to the kernel's (Outer, Channels, Inner) view; throws on a bad shape.</summary>
+    protected abstract BatchNormShape ViewOf(Tensor input);
+
+    /// <summary>Throws unless the input has one of the expected ranks and <see cref="NumFeatures"/> channels on <paramref name="channelAxis"/>.</summary>
+    protected void CheckInput(Tensor input, string expected, bool rankOk, int channelAxis)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!rankOk)
+            throw new ArgumentException($"{GetType().Name} expected {expected} input, got shape {input.ShapeString}.", nameof(input));
+        if (input.Dim(channelAxis) != NumFeatures)
+            throw new ArgumentException(
+                $"{GetType().Name}({NumFeatures}) expected {NumFeatures} channels on axis {channelAxis} of a {expected} input, got shape {input.ShapeString}.",
+                nameof(input));
+        if (input.Length == 0)
+            throw new ArgumentException($"{GetType().Name} got an empty input of shape {input.ShapeString}.", nameof(input));
+    }
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input)
+    {
+        var shape = ViewOf(input);
+        bool useBatch = Training || !TrackRunningStats;
+        if (Training && shape.PerChannel <= 1)
+            throw new ArgumentException(
+                $"Expected more than 1 value per channel when training, got input size {input.ShapeString}.", nameof(input));
+        var output = Reuse(ref _output, input.Dims);
+        ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
+        ReadOnlySpan<float> beta = Bias is null ? default : Bias.Value.ReadOnlySpan;
+        if (useBatch)
+        {
+            BatchNorm.TrainingForward(input.ReadOnlySpan, gamma, beta, shape, Eps, output.Span, _mean, _invstd, _variance);
+            if (Training && TrackRunningStats) UpdateRunningStatistics(shape.PerChannel);
+        }
+        else
+        {
+            BatchNorm.InferenceForward(input.ReadOnlySpan, gamma, beta, RunningMean!.ReadOnlySpan, RunningVar!.ReadOnlySpan,
+                shape, Eps, output.Span);
+        }
+        _input = input;
+        _shape = shape;
+        _usedBatchStatistics = useBatch;
+        return output;
+    }
+
+    /// <inheritdoc />
+    public override Tensor Backward(Tensor gradOutput)
+    {
+        CheckGradient(gradOutput, _input is null ? null : _output);
+        var input = _input!;
+        var gradInput = Reuse(ref _gradInput, input.Dims);
+        ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
+        Span<float> dgamma = Weight is null ? default : Weight.Grad.Span;
+        Span<float> dbeta = Bias is null ? default : Bias.Grad.Span;
+        if (_usedBatchStatistics)
+            BatchNorm.TrainingBackward(gradOutput.ReadOnlySpan, input.ReadOnlySpan, gamma, _mean, _invstd, _shape,
+                gradInput.Span, dgamma, dbeta);
+        else
+            BatchNorm.InferenceBackward(gradOutput.ReadOnlySpan, input.ReadOnlySpan, gamma, RunningMean!.ReadOnlySpan,
+                RunningVar!.ReadOnlySpan, _shape, Eps, gradInput.Span, dgamma, dbeta);
+        return gradInput;
+    }
+
+    private void UpdateRunningStatistics(long n)
+    {
+        for (int c = 0; c < NumFeatures; c++)
+        {
+            if (!double.IsFinite(_mean[c]) || !double.IsFinite(_variance[c]))
+            {
+                SkippedNonFiniteBatches++;
+                return;
+            }
+        }
+        _numBatchesTracked!.Value++;
+        double factor = Momentum ?? 1.0 / _numBatchesTracked.Value;
+        double unbias = (double)n / (n - 1);
+        var rm = _runningMean!.Value.Span;
+        var rv = _runningVar!.Value.Span;
+        for (int c = 0; c < NumFeatures; c++)
+        {
+            rm[c] = (float)((1 - factor) * rm[c] + factor * _mean[c]);
+            rv[c] = (float)((1 - factor) * rv[c] + factor * _variance[c] * unbias);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override IEnumerable<(string Name, Parameter Parameter)> OwnParameters()
+    {
+        if (Weight is not null) yield return ("weight", Weight);
+        if (Bias is not null) yield return ("bias", Bias);
+    }
+
+    /// <inheritdoc />
+    protected override IEnumerable<(string Name, Buffer Buffer)> OwnBuffers()
+    {
+        if (_runningMean is not null) yield return ("running_mean", _runningMean);
+        if (_runningVar is not null) yield return ("running_var", _runningVar);
+        if (_numBatchesTracked is not null) yield return ("num_batches_tracked", _numBatchesTracked);
+    }
+}
