@@ -44,6 +44,34 @@ public abstract class Module
     /// <summary>This module's own buffers, not its children's.</summary>
     protected virtual IEnumerable<(string Name, Buffer Buffer)> OwnBuffers() => [];
 
+    /// <summary>This module's own random generators (e.g. dropout's), saved in training checkpoints.</summary>
+    protected virtual IEnumerable<(string Name, Rng Generator)> OwnGenerators() => [];
+
+    /// <summary>All random generators in the tree with dotted names, for training checkpoints.</summary>
+    public IEnumerable<(string Name, Rng Generator)> NamedGenerators()
+    {
+        foreach (var entry in OwnGenerators()) yield return entry;
+        foreach (var (name, child) in Children())
+            foreach (var (n, g) in child.NamedGenerators()) yield return ($"{name}.{n}", g);
+    }
+
+    /// <summary>Every parameter and buffer in PyTorch's <c>state_dict</c> order: for each module (this one first,
+    /// then children depth first), its parameters, then its buffers. Float32 entries come as a tensor, the
+    /// int64 scalars (<c>num_batches_tracked</c>) as an <see cref="Int64Buffer"/>; exactly one is set.</summary>
+    public IEnumerable<(string Name, Tensor? Tensor, Int64Buffer? Scalar)> StateEntries()
+    {
+        foreach (var (name, p) in OwnParameters()) yield return (name, p.Value, null);
+        foreach (var (name, b) in OwnBuffers())
+            yield return b switch
+            {
+                TensorBuffer t => (name, t.Value, null),
+                Int64Buffer i => (name, null, i),
+                _ => throw new InvalidOperationException($"Unknown buffer type {b.GetType().Name} for '{name}'."),
+            };
+        foreach (var (childName, child) in Children())
+            foreach (var (n, t, i) in child.StateEntries()) yield return ($"{childName}.{n}", t, i);
+    }
+
     /// <summary>All parameters with their state-dict names, depth first in registration order.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> NamedParameters()
     {

@@ -1,0 +1,137 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using NormNet.Threading;
+
+namespace NormNet.Kernels;
+
+/// <summary>Element-wise activation kernels (forward and backward side by side), vectorized and parallel
+/// over fixed chunks for large tensors.</summary>
+public static unsafe class Activations
+{
+    private const int ChunkElements = 32768;
+
+    /// <summary>Which activation.</summary>
+    public enum Kind
+    {
+        /// <summary>max(x, 0).</summary>
+        Relu,
+        /// <summary>1 / (1 + exp(-x)).</summary>
+        Sigmoid,
+        /// <summary>tanh(x).</summary>
+        Tanh,
+    }
+
+    private struct Args
+    {
+        public float* X, Y, Dy, Dx;
+        public long Length;
+        public Kind Kind;
+    }
+
+    // x, y: (n)
+    /// <summary>y = f(x).</summary>
+    public static void Forward(Kind kind, ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.Length != y.Length) throw new ArgumentException($"Activation: x has {x.Length} elements, y has {y.Length}.");
+        fixed (float* px = x, py = y)
+        {
+            var a = new Args { X = px, Y = py, Length = x.Length, Kind = kind };
+            Parallelism.For(Chunks(x.Length), &a, &ForwardChunk);
+        }
+    }
+
+    // dy, x, y, dx: (n); ReLU reads x, sigmoid and tanh read y
+    /// <summary>dx = dy * f'(x): ReLU dx = dy * (x &gt; 0); sigmoid dx = dy * y * (1 - y); tanh dx = dy * (1 - y^2).</summary>
+    public static void Backward(Kind kind, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> dx)
+    {
+        if (dy.Length != dx.Length || x.Length != dx.Length || y.Length != dx.Length)
+            throw new ArgumentException($"Activation backward: lengths dy {dy.Length}, x {x.Length}, y {y.Length}, dx {dx.Length} differ.");
+        fixed (float* pdy = dy, px = x, py = y, pdx = dx)
+        {
+            var a = new Args { Dy = pdy, X = px, Y = py, Dx = pdx, Length = dx.Length, Kind = kind };
+            Parallelism.For(Chunks(dx.Length), &a, &BackwardChunk);
+        }
+    }
+
+    private static int Chunks(long n) => (int)Math.Max(1, (n + ChunkElements - 1) / ChunkElements);
+
+    private static void ForwardChunk(void* state, int chunk)
+    {
+        var a = (Args*)state;
+        long i0 = (long)chunk * ChunkElements, n = Math.Min(ChunkElements, a->Length - i0);
+        if (Vector512.IsHardwareAccelerated) Forward<Simd512, Vector512<float>>(a->Kind, a->X + i0, a->Y + i0, n);
+        else if (Vector256.IsHardwareAccelerated) Forward<Simd256, Vector256<float>>(a->Kind, a->X + i0, a->Y + i0, n);
+        else Forward<SimdScalar, float>(a->Kind, a->X + i0, a->Y + i0, n);
+    }
+
+    private static void BackwardChunk(void* state, int chunk)
+    {
+        var a = (Args*)state;
+        long i0 = (long)chunk * ChunkElements, n = Math.Min(ChunkElements, a->Length - i0);
+        if (Vector512.IsHardwareAccelerated) Backward<Simd512, Vector512<float>>(a->Kind, a->Dy + i0, a->X + i0, a->Y + i0, a->Dx + i0, n);
+        else if (Vector256.IsHardwareAccelerated) Backward<Simd256, Vector256<float>>(a->Kind, a->Dy + i0, a->X + i0, a->Y + i0, a->Dx + i0, n);
+        else Backward<SimdScalar, float>(a->Kind, a->Dy + i0, a->X + i0, a->Y + i0, a->Dx + i0, n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Forward<TS, TV>(Kind kind, float* x, float* y, long n) where TS : ISimd<TV> where TV : struct
+    {
+        long w = TS.Width, i = 0;
+        TV zero = TS.Zero, one = TS.Broadcast(1f), two = TS.Broadcast(2f);
+        switch (kind)
+        {
+            case Kind.Relu:
+                // y = max(x, 0); NaN propagates as in PyTorch
+                for (; i <= n - w; i += w) TS.Store(TS.Max(TS.Load(x + i), zero), y + i);
+                for (; i < n; i++) y[i] = float.IsNaN(x[i]) ? x[i] : MathF.Max(x[i], 0f);
+                break;
+            case Kind.Sigmoid:
+                // y = 1 / (1 + exp(-x))
+                for (; i <= n - w; i += w) TS.Store(TS.Div(one, TS.Add(one, TS.Exp(TS.Sub(zero, TS.Load(x + i))))), y + i);
+                for (; i < n; i++) y[i] = 1f / (1f + MathF.Exp(-x[i]));
+                break;
+            default:
+                // y = tanh(x) = 2 / (1 + exp(-2x)) - 1
+                for (; i <= n - w; i += w)
+                {
+                    TV e = TS.Exp(TS.Mul(TS.Broadcast(-2f), TS.Load(x + i)));
+                    TS.Store(TS.Sub(TS.Div(two, TS.Add(one, e)), one), y + i);
+                }
+                for (; i < n; i++) y[i] = MathF.Tanh(x[i]);
+                break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Backward<TS, TV>(Kind kind, float* dy, float* x, float* y, float* dx, long n) where TS : ISimd<TV> where TV : struct
+    {
+        long w = TS.Width, i = 0;
+        TV one = TS.Broadcast(1f);
+        switch (kind)
+        {
+            case Kind.Relu:
+                // dx = x > 0 ? dy : 0
+                for (; i <= n - w; i += w) TS.Store(TS.Select(TS.GreaterThanZero(TS.Load(x + i)), TS.Load(dy + i), TS.Zero), dx + i);
+                for (; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0f;
+                break;
+            case Kind.Sigmoid:
+                // dx = dy * y * (1 - y)
+                for (; i <= n - w; i += w)
+                {
+                    TV yv = TS.Load(y + i);
+                    TS.Store(TS.Mul(TS.Load(dy + i), TS.Mul(yv, TS.Sub(one, yv))), dx + i);
+                }
+                for (; i < n; i++) dx[i] = dy[i] * (y[i] * (1f - y[i]));
+                break;
+            default:
+                // dx = dy * (1 - y^2)
+                for (; i <= n - w; i += w)
+                {
+                    TV yv = TS.Load(y + i);
+                    TS.Store(TS.Mul(TS.Load(dy + i), TS.Sub(one, TS.Mul(yv, yv))), dx + i);
+                }
+                for (; i < n; i++) dx[i] = dy[i] * (1f - y[i] * y[i]);
+                break;
+        }
+    }
+}

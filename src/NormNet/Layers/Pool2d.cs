@@ -1,0 +1,90 @@
+using NormNet.Kernels;
+
+namespace NormNet.Layers;
+
+/// <summary>Shared shape handling of <see cref="MaxPool2d"/> and <see cref="AvgPool2d"/>.</summary>
+public abstract class Pool2d : Module
+{
+    private protected Tensor? Input, Output, GradInput;
+    private protected ConvGeometry Geometry;
+
+    /// <summary>Creates a pooling layer; <paramref name="stride"/> defaults to the kernel size, as in PyTorch.</summary>
+    protected Pool2d(int kernelSize, int? stride, int padding)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(kernelSize, 1);
+        if (stride is < 1) throw new ArgumentOutOfRangeException(nameof(stride), stride, "stride must be at least 1.");
+        if (padding < 0 || padding > kernelSize / 2)
+            throw new ArgumentOutOfRangeException(nameof(padding), padding, $"padding must be between 0 and half the kernel size ({kernelSize / 2}).");
+        KernelSize = kernelSize;
+        Stride = stride ?? kernelSize;
+        Padding = padding;
+    }
+
+    /// <summary>Window height and width.</summary>
+    public int KernelSize { get; }
+
+    /// <summary>Step between windows.</summary>
+    public int Stride { get; }
+
+    /// <summary>Implicit padding on every side.</summary>
+    public int Padding { get; }
+
+    private protected ConvGeometry Prepare(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank != 4)
+            throw new ArgumentException($"{GetType().Name} expected 4D (N, C, H, W) input, got {input.ShapeString}.", nameof(input));
+        var g = new ConvGeometry(input.Dim(0), input.Dim(1), input.Dim(2), input.Dim(3), KernelSize, KernelSize, Stride, Padding);
+        g.Validate(GetType().Name);
+        Input = input;
+        Geometry = g;
+        return g;
+    }
+}
+
+/// <summary>Max pooling, as <c>torch.nn.MaxPool2d</c> (ceil_mode false, dilation 1).</summary>
+public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 0) : Pool2d(kernelSize, stride, padding)
+{
+    private int[] _argmax = [];
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input)
+    {
+        var g = Prepare(input);
+        var output = Reuse(ref Output, [g.N, g.C, g.OutH, g.OutW]);
+        if (_argmax.Length != output.Length) _argmax = new int[output.Length];
+        Pooling.MaxForward(input.ReadOnlySpan, g, output.Span, _argmax);
+        return output;
+    }
+
+    /// <inheritdoc />
+    public override Tensor Backward(Tensor gradOutput)
+    {
+        CheckGradient(gradOutput, Input is null ? null : Output);
+        var gradInput = Reuse(ref GradInput, Input!.Dims);
+        Pooling.MaxBackward(gradOutput.ReadOnlySpan, _argmax, Geometry, gradInput.Span);
+        return gradInput;
+    }
+}
+
+/// <summary>Average pooling, as <c>torch.nn.AvgPool2d</c> (count_include_pad true, ceil_mode false).</summary>
+public sealed class AvgPool2d(int kernelSize, int? stride = null, int padding = 0) : Pool2d(kernelSize, stride, padding)
+{
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input)
+    {
+        var g = Prepare(input);
+        var output = Reuse(ref Output, [g.N, g.C, g.OutH, g.OutW]);
+        Pooling.AvgForward(input.ReadOnlySpan, g, output.Span);
+        return output;
+    }
+
+    /// <inheritdoc />
+    public override Tensor Backward(Tensor gradOutput)
+    {
+        CheckGradient(gradOutput, Input is null ? null : Output);
+        var gradInput = Reuse(ref GradInput, Input!.Dims);
+        Pooling.AvgBackward(gradOutput.ReadOnlySpan, Geometry, gradInput.Span);
+        return gradInput;
+    }
+}
