@@ -1,7 +1,7 @@
 namespace NormNet.Data;
 
 /// <summary>One split of a labelled image data set: N grayscale images of H x W bytes and N labels below a class count.</summary>
-/// <remarks>Pixels stay bytes (0-255) here, a quarter of the memory of floats; the data loader scales
+/// <remarks>Pixels stay bytes (0-255) here, a quarter of the memory of floats; <see cref="DataLoader"/> scales
 /// them to [0, 1] batch by batch. The arrays are used as given, not copied, and must not be changed afterwards.</remarks>
 public sealed class ImageSet
 {
