@@ -1,0 +1,156 @@
+using System.Globalization;
+using NormNet.Data;
+using NormNet.Layers;
+using NormNet.Losses;
+using NormNet.Optim;
+using NormNet.Serialization;
+
+namespace NormNet.Training;
+
+/// <summary>
+/// Trains a classifier with softmax cross-entropy: takes batches from a <see cref="DataLoader"/>, runs forward,
+/// backward and an optimizer step, evaluates on a test set in eval mode at a chosen interval, stops with a
+/// <see cref="TrainingDivergedException"/> when the loss stops being finite, and saves and resumes checkpoints
+/// that make a resumed run bit-identical to an uninterrupted one.
+/// </summary>
+/// <remarks>Callbacks (<see cref="StepCompleted"/>, <see cref="Evaluated"/>) let experiments record per-layer
+/// statistics; they run on the training thread between steps.</remarks>
+public sealed class Trainer
+{
+    private readonly CrossEntropyLoss _loss = new();
+
+    /// <summary>Creates a trainer.</summary>
+    /// <param name="model">The network; its output is (N, classes).</param>
+    /// <param name="optimizer">Updates the model's parameters.</param>
+    /// <param name="train">The training batches.</param>
+    /// <param name="schedule">Sets the learning rate before each step, or null to keep the optimizer's.</param>
+    public Trainer(Module model, Optimizer optimizer, DataLoader train, LearningRateSchedule? schedule = null)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
+        Train = train ?? throw new ArgumentNullException(nameof(train));
+        Schedule = schedule;
+    }
+
+    /// <summary>The network.</summary>
+    public Module Model { get; }
+
+    /// <summary>The optimizer.</summary>
+    public Optimizer Optimizer { get; }
+
+    /// <summary>The training data.</summary>
+    public DataLoader Train { get; }
+
+    /// <summary>The learning-rate schedule, if any.</summary>
+    public LearningRateSchedule? Schedule { get; }
+
+    /// <summary>Steps completed.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Called after every step.</summary>
+    public Action<StepResult>? StepCompleted { get; set; }
+
+    /// <summary>Called after every evaluation.</summary>
+    public Action<EvaluationResult>? Evaluated { get; set; }
+
+    /// <summary>Runs one step on the next batch and returns its result.</summary>
+    /// <exception cref="TrainingDivergedException">The loss is NaN or infinite; the parameters are not updated.</exception>
+    public StepResult RunStep()
+    {
+        var batch = Train.Next();
+        long step = Step + 1;
+        Schedule?.Apply(Optimizer, Step);
+        Model.Train();
+        var logits = Model.Forward(batch.Inputs);
+        double loss = _loss.Forward(logits, batch.Labels);
+        if (!double.IsFinite(loss)) throw new TrainingDivergedException(step, loss);
+        double accuracy = Metrics.Accuracy(logits, batch.Labels);
+        Optimizer.ZeroGrad();
+        Model.Backward(_loss.Backward());
+        Optimizer.Step();
+        Step = step;
+        var result = new StepResult(step, batch.Epoch, loss, accuracy, Optimizer.LearningRate);
+        StepCompleted?.Invoke(result);
+        return result;
+    }
+
+    /// <summary>Runs until <see cref="Step"/> reaches <paramref name="totalSteps"/>, evaluating on <paramref name="test"/>
+    /// every <paramref name="evalEvery"/> steps (and after the last step) when a test loader is given.</summary>
+    public void Run(long totalSteps, DataLoader? test = null, long evalEvery = 0, CancellationToken cancel = default)
+    {
+        while (Step < totalSteps)
+        {
+            cancel.ThrowIfCancellationRequested();
+            RunStep();
+            if (test is not null && ((evalEvery > 0 && Step % evalEvery == 0) || Step == totalSteps))
+                Evaluated?.Invoke(Evaluate(test));
+        }
+    }
+
+    /// <summary>Evaluates the model in eval mode over one pass of <paramref name="data"/> (use a non-shuffling loader),
+    /// restoring the previous mode afterwards.</summary>
+    public EvaluationResult Evaluate(DataLoader data) => Evaluate(Model, data, Step);
+
+    /// <summary>Evaluates any classifier in eval mode over one epoch of <paramref name="data"/>, restoring its mode.</summary>
+    public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        bool wasTraining = model.Training;
+        model.Eval();
+        var loss = new CrossEntropyLoss();
+        int classes = data.Data.ClassCount;
+        var confusion = new long[classes, classes];
+        double totalLoss = 0;
+        int count = 0, correct = 0;
+        try
+        {
+            data.Position = new LoaderPosition(data.Epoch, 0);
+            foreach (var batch in data.EnumerateEpoch())
+            {
+                var logits = model.Forward(batch.Inputs);
+                totalLoss += loss.Forward(logits, batch.Labels) * batch.Size;
+                correct += Metrics.CountCorrect(logits, batch.Labels);
+                Metrics.AddToConfusion(logits, batch.Labels, confusion);
+                count += batch.Size;
+            }
+        }
+        finally
+        {
+            model.Train(wasTraining);
+        }
+        return new EvaluationResult(step, totalLoss / count, (double)correct / count, count, confusion);
+    }
+
+    /// <summary>Saves model, optimizer, generators, step and data position (plus <paramref name="extra"/> metadata) atomically.</summary>
+    public void SaveCheckpoint(string path, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var meta = new Dictionary<string, string>(extra ?? new Dictionary<string, string>())
+        {
+            ["step"] = Step.ToString(CultureInfo.InvariantCulture),
+            ["data_epoch"] = Train.Position.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["data_index"] = Train.Position.Index.ToString(CultureInfo.InvariantCulture),
+            ["data_seed"] = Train.Seed.ToString(CultureInfo.InvariantCulture),
+            ["batch_size"] = Train.BatchSize.ToString(CultureInfo.InvariantCulture),
+        };
+        Checkpoint.Save(path, Model, Optimizer, meta);
+    }
+
+    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> and returns its metadata; the data loader
+    /// must have the checkpoint's seed and batch size (checked).</summary>
+    public IReadOnlyDictionary<string, string> LoadCheckpoint(string path)
+    {
+        var file = SafeTensors.Load(path);
+        var meta = file.Metadata;
+        long Get(string key) => meta.TryGetValue(key, out var v) && long.TryParse(v, CultureInfo.InvariantCulture, out long r)
+            ? r : throw new InvalidDataException($"{path}: missing or bad metadata '{key}'.");
+        if ((ulong)Get("data_seed") != Train.Seed || Get("batch_size") != Train.BatchSize)
+            throw new InvalidDataException($"{path}: saved with data seed {meta["data_seed"]} and batch size {meta["batch_size"]}, " +
+                $"but this trainer has seed {Train.Seed} and batch size {Train.BatchSize}.");
+        long step = Get("step"), epoch = Get("data_epoch"), index = Get("data_index");
+        Checkpoint.Load(path, Model, Optimizer);
+        Step = step;
+        Train.Position = new LoaderPosition((int)epoch, (int)index);
+        return meta;
+    }
+}
