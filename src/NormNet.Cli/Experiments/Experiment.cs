@@ -1,0 +1,49 @@
+using NormNet.Cli.Output;
+using NormNet.Data;
+
+namespace NormNet.Cli.Experiments;
+
+/// <summary>How long an experiment runs: the paper's settings, about a minute on 2 cores, or seconds (a check
+/// of the pipeline that proves nothing about the claim).</summary>
+internal enum ExperimentMode { Full, Quick, Smoke }
+
+/// <summary>What an experiment gets: where to write, how long to run, the seed and the data.</summary>
+internal sealed class ExperimentContext(string dir, ExperimentMode mode, ulong seed, ImageDataset data, Progress progress)
+{
+    public string Dir { get; } = dir;
+    public ExperimentMode Mode { get; } = mode;
+    public ulong Seed { get; } = seed;
+    public ImageDataset Data { get; } = data;
+    public Progress Progress { get; } = progress;
+    public ResultsTable Results { get; } = new();
+
+    /// <summary>Picks a setting by mode.</summary>
+    public T Pick<T>(T full, T quick, T smoke) => Mode switch { ExperimentMode.Full => full, ExperimentMode.Quick => quick, _ => smoke };
+
+    /// <summary>Records a setting in the results, so the report can state it from results.csv.</summary>
+    public void Setting(string name, double value) => Results.Add("settings", "run", null, name, value);
+}
+
+/// <summary>One of the seed document's claims as a reproducible experiment: it measures into results.csv, then
+/// writes its plots and report from what it reads back from that file.</summary>
+internal abstract class Experiment
+{
+    /// <summary>Command-line name.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>A figure-caption-like title.</summary>
+    public abstract string Title { get; }
+
+    /// <summary>The claim, in the seed document's words, with its section.</summary>
+    public abstract string Claim { get; }
+
+    /// <summary>Whether it trains on the image data set (false: synthetic data only).</summary>
+    public virtual bool UsesImageData => true;
+
+    /// <summary>Runs the measurements, filling <see cref="ExperimentContext.Results"/>.</summary>
+    public abstract void Run(ExperimentContext context);
+
+    /// <summary>Writes plots into <paramref name="dir"/> and the report body from the results read back from disk;
+    /// returns the one-line verdict for the index page.</summary>
+    public abstract string Report(ResultsTable results, string dir, ReportWriter report);
+}

@@ -1,0 +1,97 @@
+using NormNet.Cli.Output;
+using NormNet.Data;
+using NormNet.Models;
+using NormNet.Optim;
+using NormNet.Training;
+using static NormNet.Cli.Output.ReportWriter;
+
+namespace NormNet.Cli.Experiments;
+
+/// <summary>Seed section 3 / paper Figure 1(a): the paper's MNIST network trains faster and better with BN.</summary>
+internal sealed class MnistExperiment : Experiment
+{
+    public override string Name => "mnist";
+    public override string Title => "BN makes the paper's MNIST network train faster (paper Figure 1a)";
+    public override string Claim =>
+        "Seed section 3 (the BN transform): inserting BN between each layer and its nonlinearity lets a network " +
+        "of three fully-connected layers of 100 sigmoid units reach a higher test accuracy in fewer steps.";
+
+    public override void Run(ExperimentContext c)
+    {
+        int steps = c.Pick(50_000, 4_000, 60), every = c.Pick(500, 200, 20);
+        const int batch = 60;
+        const double lr = 0.5, initStd = 0.1;
+        c.Setting("steps", steps);
+        c.Setting("batch_size", batch);
+        c.Setting("eval_every", every);
+        c.Setting("learning_rate", lr);
+        c.Setting("init_std", initStd);
+        var test = new DataLoader(c.Data.Test, 1000, shuffle: false);
+        c.Progress.Run("mnist: baseline and BN nets", 2.0 * steps, advance =>
+        {
+            foreach (bool bn in new[] { false, true })
+            {
+                string series = bn ? "bn" : "baseline";
+                var model = Architectures.MlpSigmoid(bn, new Rng(c.Seed), initStd);
+                var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, batch, c.Seed));
+                double lossSum = 0;
+                trainer.StepCompleted = r => lossSum += r.Loss;
+                trainer.Evaluated = r =>
+                {
+                    c.Results.Add("curve", series, r.Step, "test_accuracy", r.Accuracy);
+                    c.Results.Add("curve", series, r.Step, "train_loss", lossSum / every);
+                    lossSum = 0;
+                    advance((bn ? steps : 0) + r.Step);
+                };
+                trainer.Run(steps, test, every);
+                c.Results.Add("summary", series, null, "final_accuracy", Trainer.Evaluate(model, test).Accuracy);
+            }
+        });
+        double target = c.Results.Get("summary", "baseline", "final_accuracy");
+        var (x, y) = c.Results.Series("curve", "bn", "test_accuracy");
+        int hit = Array.FindIndex(y, v => v >= target);
+        c.Results.Add("summary", "bn", null, "first_step_reaching_baseline_final", hit < 0 ? double.NaN : x[hit]);
+    }
+
+    public override string Report(ResultsTable r, string dir, ReportWriter w)
+    {
+        double steps = r.Get("settings", "run", "steps"), every = r.Get("settings", "run", "eval_every");
+        double baseline = r.Get("summary", "baseline", "final_accuracy"), bn = r.Get("summary", "bn", "final_accuracy");
+        double reach = r.Get("summary", "bn", "first_step_reaching_baseline_final");
+        var plot = Charts.New("Test accuracy during training (paper Figure 1a)", "training step (mini-batches of 60)", "test accuracy (fraction correct)");
+        var (bx, by) = r.Series("curve", "baseline", "test_accuracy");
+        var (nx, ny) = r.Series("curve", "bn", "test_accuracy");
+        Charts.Line(plot, bx, by, "without BN", 1);
+        Charts.Line(plot, nx, ny, "with BN", 0);
+        if (!double.IsNaN(reach)) plot.Add.VerticalLine(reach, 1, Charts.ColorAt(7), ScottPlot.LinePattern.Dashed);
+        string accuracy = Charts.Save(plot, dir, "accuracy");
+        var lossPlot = Charts.New("Training loss (mean over each evaluation interval)", "training step", "cross-entropy (nats)");
+        Charts.Line(lossPlot, bx, r.Series("curve", "baseline", "train_loss").Y, "without BN", 1);
+        Charts.Line(lossPlot, nx, r.Series("curve", "bn", "train_loss").Y, "with BN", 0);
+        string loss = Charts.Save(lossPlot, dir, "loss", ScottPlot.Alignment.UpperRight);
+
+        w.Heading("Setting");
+        w.Paragraph($"784-100-100-100-10 network, sigmoid hidden units, weights drawn from N(0, {G(r.Get("settings", "run", "init_std"))}), " +
+            $"plain SGD with learning rate {G(r.Get("settings", "run", "learning_rate"))}, mini-batches of {r.Get("settings", "run", "batch_size"):0}, " +
+            $"{steps:0} steps per network; the BN network adds BatchNorm1d between each hidden Linear and its sigmoid. " +
+            $"Test accuracy in eval mode (running statistics) every {every:0} steps.");
+        w.Heading("Results");
+        w.Image(accuracy, "test accuracy vs training step, with and without BN");
+        w.Table(["network", "final test accuracy", $"accuracy at step {every:0}"],
+        [
+            ["without BN", Pct(baseline), Pct(by.Length > 0 ? by[0] : double.NaN)],
+            ["with BN", Pct(bn), Pct(ny.Length > 0 ? ny[0] : double.NaN)],
+        ]);
+        w.Image(loss, "training loss vs step");
+        bool held = !double.IsNaN(reach) && reach < steps && bn > baseline;
+        string verdict = held
+            ? $"Held: the BN network first reached the baseline's final accuracy ({Pct(baseline)}) at step {reach:0}, " +
+              $"{steps / reach:0.#}x fewer steps than the baseline's {steps:0}, and finished higher ({Pct(bn)} vs {Pct(baseline)})."
+            : double.IsNaN(reach)
+                ? $"Not shown in this run: the BN network ({Pct(bn)}) never reached the baseline's final accuracy ({Pct(baseline)})."
+                : $"Not shown in this run: BN reached the baseline's final accuracy ({Pct(baseline)}) at step {reach:0} of {steps:0}, final {Pct(bn)} vs {Pct(baseline)}.";
+        w.Heading("Conclusion");
+        w.Paragraph(verdict);
+        return verdict;
+    }
+}

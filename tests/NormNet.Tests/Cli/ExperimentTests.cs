@@ -1,0 +1,88 @@
+using NormNet.Cli.Experiments;
+using NormNet.Cli.Output;
+
+namespace NormNet.Tests.Cli;
+
+/// <summary>Every experiment end to end at smoke size, the report writer, and reproducible results.</summary>
+[Collection("Console")]
+public sealed class ExperimentTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("normnet-exp-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    public static TheoryData<string> Names()
+    {
+        var data = new TheoryData<string>();
+        foreach (var e in ExperimentRunner.All) data.Add(e.Name);
+        return data;
+    }
+
+    [Theory, MemberData(nameof(Names))]
+    public void Experiment_RunsEndToEnd_AndWritesItsReport(string name)
+    {
+        string dir = Path.Combine(_dir, name);
+        var r = CliTests.Run("experiment", name, "--smoke", "--out", dir, "--seed", "5");
+        Assert.True(r.Code == 0, r.Error);
+        var results = ResultsTable.Load(Path.Combine(dir, "results.csv"));
+        Assert.NotEmpty(results.Rows);
+        string report = File.ReadAllText(Path.Combine(dir, "report.md"));
+        Assert.Contains("**Claim tested.**", report);
+        Assert.Contains("**Verdict.**", report);
+        Assert.Contains("Seed 5", report);
+        Assert.Contains("wall time", report);
+        foreach (var image in System.Text.RegularExpressions.Regex.Matches(report, @"\]\(([^)]+\.png)\)").Select(m => m.Groups[1].Value))
+        {
+            Assert.True(new FileInfo(Path.Combine(dir, image)).Length > 5000, $"{image} is missing or empty");
+            Assert.True(File.Exists(Path.Combine(dir, Path.ChangeExtension(image, ".svg"))), $"{image}: SVG missing");
+        }
+        Assert.True(File.Exists(Path.Combine(dir, "timing.csv")));
+    }
+
+    [Fact]
+    public void SameSeed_GivesTheSameResultsCsv()
+    {
+        string a = Path.Combine(_dir, "a"), b = Path.Combine(_dir, "b");
+        Assert.Equal(0, CliTests.Run("experiment", "mnist", "--smoke", "--out", a, "--seed", "9").Code);
+        Assert.Equal(0, CliTests.Run("experiment", "mnist", "--smoke", "--out", b, "--seed", "9", "--threads", "1").Code);
+        Assert.Equal(File.ReadAllText(Path.Combine(a, "results.csv")), File.ReadAllText(Path.Combine(b, "results.csv")));
+    }
+
+    [Fact]
+    public void ResultsTable_RoundTripsExactly_AndRejectsBadFiles()
+    {
+        var t = new ResultsTable();
+        t.Add("curve", "bn", 100, "test_accuracy", 0.1 + 0.2);
+        t.Add("summary", "bn", null, "final", double.NaN);
+        string path = Path.Combine(_dir, "r.csv");
+        t.Save(path);
+        var back = ResultsTable.Load(path);
+        Assert.Equal(0.1 + 0.2, back.Get("curve", "bn", "test_accuracy", 100));
+        Assert.True(double.IsNaN(back.Get("summary", "bn", "final")));
+        Assert.Throws<ArgumentException>(() => t.Add("a,b", "s", null, "m", 1));
+        File.WriteAllText(path, "wrong,header\n");
+        Assert.Throws<InvalidDataException>(() => ResultsTable.Load(path));
+    }
+
+    [Fact]
+    public void ReportWriter_WritesMarkdown()
+    {
+        var w = new ReportWriter().Heading("Results").Paragraph("text").Table(["a", "b"], [["1", "2"]]).Image("x.png", "alt");
+        Assert.Equal("\n## Results\n\ntext\n\n| a | b |\n|---|---:|\n| 1 | 2 |\n\n![alt](x.png)\n\n", w.ToString());
+        Assert.Equal("12.35%", ReportWriter.Pct(0.12345));
+    }
+
+    [Fact]
+    public void All_WritesAnIndexLinkingEveryReport()
+    {
+        string dir = Path.Combine(_dir, "all");
+        var r = CliTests.Run("experiment", "all", "--smoke", "--out", dir);
+        Assert.True(r.Code == 0, r.Error);
+        string index = File.ReadAllText(Path.Combine(dir, "index.md"));
+        foreach (var e in ExperimentRunner.All)
+        {
+            Assert.Contains($"]({e.Name}/report.md)", index);
+            Assert.True(File.Exists(Path.Combine(dir, e.Name, "report.md")));
+        }
+    }
+}
