@@ -1,0 +1,164 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using NormNet.Threading;
+
+namespace NormNet.Kernels;
+
+/// <summary>
+/// The managed GEMM's blocking (BLIS loop order) and threading. C is cut into a few rectangular chunks,
+/// chosen from the shape alone; each chunk runs the whole blocked product for its rectangle on one thread
+/// with that thread's own packing buffers, so chunks never wait for each other.
+/// </summary>
+/// <remarks>
+/// Within a chunk: for each block of Nc columns, for each block of Kc steps, pack op(B) (Kc x Nc, in L2/L3);
+/// for each block of Mc rows, pack op(A) (Mc x Kc, in L2); then run the micro-kernel over every Mr x Nr tile
+/// (the Kc x Nr panel of B stays in L1 while the A panels stream past it). The Kc blocks depend on k alone
+/// and every element is one FMA chain per Kc block, so results do not depend on chunking or thread count.
+/// </remarks>
+internal static unsafe class GemmDriver
+{
+    /// <summary>Most steps of k per packed block (the B panel of one tile, Kc x Nr floats, is sized for L1).</summary>
+    internal const int KcMax = 256;
+    /// <summary>Rows of op(A) per packed block (Mc x Kc floats, sized for L2); a multiple of every Mr.</summary>
+    internal const int Mc = 144;
+    /// <summary>Columns of op(B) per packed block; a multiple of every Nr.</summary>
+    internal const int Nc = 1024;
+    /// <summary>Below this many flops per chunk, dispatching to another thread costs more than it saves.</summary>
+    internal const double MinChunkFlops = 4e6;
+    private const int MaxChunks = 16;
+    private const int MaxTile = 8 * 32;
+
+    [ThreadStatic] private static float[]? t_scratch;
+
+    private struct Args
+    {
+        public float* A, B, C;
+        public nint Lda, Ldb, Ldc;
+        public int M, N, K, Kc;
+        public float Alpha, Beta;
+        public bool TransA, TransB;
+        public int RowsPerChunk, ColsPerChunk, ColChunks;
+    }
+
+    // C (m x n, ldc) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; m, n, k > 0, arguments validated
+    /// <summary>The blocked, multi-threaded product with micro-kernel <typeparamref name="TK"/>.</summary>
+    public static void Run<TK>(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc) where TK : IGemmKernel
+    {
+        var args = new Args
+        {
+            A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k, Kc = KcFor(k),
+            Alpha = alpha, Beta = beta, TransA = transA, TransB = transB,
+        };
+        int chunks = Plan(m, n, k, TK.Mr, TK.Nr, out args.RowsPerChunk, out args.ColsPerChunk, out args.ColChunks);
+        if (chunks == 1) Chunk<TK>(&args, 0);
+        else Parallelism.For(chunks, &args, &Chunk<TK>);
+    }
+
+    /// <summary>The k blocking: ceil(k / KcMax) blocks of nearly equal size (a multiple of 8 but the last).</summary>
+    internal static int KcFor(int k)
+    {
+        int blocks = (k + KcMax - 1) / KcMax;
+        int kc = (k + blocks - 1) / blocks;
+        return Math.Min(KcMax, (kc + 7) & ~7);
+    }
+
+    /// <summary>Splits C into rowChunks x colChunks rectangles (whole tiles), a power of two of them,
+    /// each with at least <see cref="MinChunkFlops"/>, halving the longer side first.</summary>
+    internal static int Plan(int m, int n, int k, int mr, int nr, out int rowsPerChunk, out int colsPerChunk, out int colChunks)
+    {
+        int rowTiles = (m + mr - 1) / mr, colTiles = (n + nr - 1) / nr;
+        double flops = 2.0 * m * n * k;
+        int rowBlocks = 1, colBlocks = 1;
+        while (rowBlocks * colBlocks < MaxChunks && flops / (2 * rowBlocks * colBlocks) >= MinChunkFlops)
+        {
+            bool canCols = colTiles >= 2 * colBlocks, canRows = rowTiles >= 2 * rowBlocks;
+            if (canCols && (!canRows || (double)n / colBlocks >= (double)m / rowBlocks)) colBlocks *= 2;
+            else if (canRows) rowBlocks *= 2;
+            else break;
+        }
+        rowsPerChunk = (rowTiles + rowBlocks - 1) / rowBlocks * mr;
+        colsPerChunk = (colTiles + colBlocks - 1) / colBlocks * nr;
+        colChunks = (n + colsPerChunk - 1) / colsPerChunk;
+        return (m + rowsPerChunk - 1) / rowsPerChunk * colChunks;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Chunk<TK>(void* state, int index) where TK : IGemmKernel
+    {
+        ref Args g = ref *(Args*)state;
+        int r0 = index / g.ColChunks * g.RowsPerChunk, r1 = Math.Min(g.M, r0 + g.RowsPerChunk);
+        int c0 = index % g.ColChunks * g.ColsPerChunk, c1 = Math.Min(g.N, c0 + g.ColsPerChunk);
+        float* packA = Scratch(out float* packB, out float* tile);
+        for (int jc = c0; jc < c1; jc += Nc)
+        {
+            int nc = Math.Min(Nc, c1 - jc);
+            for (int pc = 0; pc < g.K; pc += g.Kc)
+            {
+                int kc = Math.Min(g.Kc, g.K - pc);
+                // op(B)[pc .. pc+kc, jc .. jc+nc] -> Nr-wide panels
+                if (g.TransB) GemmPacking.Strided(g.B + jc * g.Ldb + pc, g.Ldb, nc, kc, TK.Nr, packB);
+                else GemmPacking.Contiguous(g.B + pc * g.Ldb + jc, g.Ldb, nc, kc, TK.Nr, packB);
+                // the first k block applies beta; later ones add to C
+                float beta = pc == 0 ? g.Beta : 1f;
+                for (int ic = r0; ic < r1; ic += Mc)
+                {
+                    int mc = Math.Min(Mc, r1 - ic);
+                    // op(A)[ic .. ic+mc, pc .. pc+kc] -> Mr-wide panels
+                    if (g.TransA) GemmPacking.Contiguous(g.A + pc * g.Lda + ic, g.Lda, mc, kc, TK.Mr, packA);
+                    else GemmPacking.Strided(g.A + ic * g.Lda + pc, g.Lda, mc, kc, TK.Mr, packA);
+                    Block<TK>(mc, nc, kc, packA, packB, g.C + ic * g.Ldc + jc, g.Ldc, g.Alpha, beta, tile);
+                }
+            }
+        }
+    }
+
+    // C block (mc x nc, ldc) = alpha * packA (mc x kc) * packB (kc x nc) + beta * C block
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<TK>(int mc, int nc, int kc, float* packA, float* packB, float* c, nint ldc,
+        float alpha, float beta, float* tile) where TK : IGemmKernel
+    {
+        int mr = TK.Mr, nr = TK.Nr;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* b = packB + jr * kc;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int rows = Math.Min(mr, mc - ir);
+                float* a = packA + ir * kc, ct = c + ir * ldc + jr;
+                if (rows == mr && cols == nr) TK.Run(kc, a, b, ct, ldc, alpha, beta);
+                else
+                {
+                    // edge tile: compute the whole tile into scratch, then merge the valid part
+                    TK.Run(kc, a, b, tile, nr, 1f, 0f);
+                    MergeEdge(tile, nr, ct, ldc, rows, cols, alpha, beta);
+                }
+            }
+        }
+    }
+
+    // c[i, j] = tile[i, j] * alpha (beta = 0) or fma(tile[i, j], alpha, beta * c[i, j]), for i < rows, j < cols
+    /// <summary>Merges an edge tile into C with exactly the rounding of the full-tile store.</summary>
+    private static void MergeEdge(float* tile, int nr, float* c, nint ldc, int rows, int cols, float alpha, float beta)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            float* t = tile + i * nr, ci = c + i * ldc;
+            if (beta == 0) for (int j = 0; j < cols; j++) ci[j] = t[j] * alpha;
+            else for (int j = 0; j < cols; j++) ci[j] = MathF.FusedMultiplyAdd(t[j], alpha, beta * ci[j]);
+        }
+    }
+
+    /// <summary>This thread's packing buffers, 64-byte aligned, allocated once per thread (pinned).</summary>
+    private static float* Scratch(out float* packB, out float* tile)
+    {
+        const int sizeA = Mc * KcMax, sizeB = Nc * KcMax;
+        var buffer = t_scratch ??= GC.AllocateUninitializedArray<float>(sizeA + sizeB + MaxTile + 16, pinned: true);
+        float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        p = (float*)(((nuint)p + 63) & ~(nuint)63);
+        packB = p + sizeA;
+        tile = packB + sizeB;
+        return p;
+    }
+}
