@@ -12,8 +12,10 @@ namespace NormNet.Kernels;
 /// <remarks>
 /// Within a chunk: for each block of Nc columns, for each block of Kc steps, pack op(B) (Kc x Nc, in L2/L3);
 /// for each block of Mc rows, pack op(A) (Mc x Kc, in L2); then run the micro-kernel over every Mr x Nr tile
-/// (the Kc x Nr panel of B stays in L1 while the A panels stream past it). The Kc blocks depend on k alone
-/// and every element is one FMA chain per Kc block, so results do not depend on chunking or thread count.
+/// (the Kc x Nr panel of B stays in L1 while the A panels stream past it).
+/// The chunks depend on the thread count, but only decide which thread computes an element, never how: the
+/// Kc blocks depend on k alone and every element is one FMA chain per Kc block in every tile, so results are
+/// bit-identical for any thread count.
 /// </remarks>
 internal static unsafe class GemmDriver
 {
@@ -23,9 +25,12 @@ internal static unsafe class GemmDriver
     internal const int Mc = 144;
     /// <summary>Columns of op(B) per packed block; a multiple of every Nr.</summary>
     internal const int Nc = 1024;
-    /// <summary>Below this many flops per chunk, dispatching to another thread costs more than it saves.</summary>
-    internal const double MinChunkFlops = 4e6;
-    private const int MaxChunks = 16;
+    /// <summary>Packing cost per element of op(A) or op(B), in flops of micro-kernel time (measured: packing
+    /// moves ~9 elements/ns, the micro-kernel does ~200 GFLOP/s).</summary>
+    private const double PackFlops = 22;
+    /// <summary>Cost of handing chunks to other threads, in flops of micro-kernel time (measured: ~3 us).</summary>
+    private const double DispatchFlops = 6e5;
+    private const int MaxChunks = 64;
     private const int MaxTile = 8 * 32;
 
     [ThreadStatic] private static float[]? t_scratch;
@@ -50,7 +55,7 @@ internal static unsafe class GemmDriver
             A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k, Kc = KcFor(k),
             Alpha = alpha, Beta = beta, TransA = transA, TransB = transB,
         };
-        int chunks = Plan(m, n, k, TK.Mr, TK.Nr, out args.RowsPerChunk, out args.ColsPerChunk, out args.ColChunks);
+        int chunks = Plan(m, n, k, TK.Mr, TK.Nr, Parallelism.MaxThreads, out args.RowsPerChunk, out args.ColsPerChunk, out args.ColChunks);
         if (chunks == 1) Chunk<TK>(&args, 0);
         else Parallelism.For(chunks, &args, &Chunk<TK>);
     }
@@ -63,22 +68,30 @@ internal static unsafe class GemmDriver
         return Math.Min(KcMax, (kc + 7) & ~7);
     }
 
-    /// <summary>Splits C into rowChunks x colChunks rectangles (whole tiles), a power of two of them,
-    /// each with at least <see cref="MinChunkFlops"/>, halving the longer side first.</summary>
-    internal static int Plan(int m, int n, int k, int mr, int nr, out int rowsPerChunk, out int colsPerChunk, out int colChunks)
+    /// <summary>Splits C into rowChunks x colChunks rectangles of whole tiles, at most one per thread, choosing
+    /// the split with the least estimated time per chunk: its padded flops plus packing its own A and B,
+    /// plus a dispatch cost when it uses more than one thread.</summary>
+    internal static int Plan(int m, int n, int k, int mr, int nr, int threads, out int rowsPerChunk, out int colsPerChunk, out int colChunks)
     {
         int rowTiles = (m + mr - 1) / mr, colTiles = (n + nr - 1) / nr;
-        double flops = 2.0 * m * n * k;
-        int rowBlocks = 1, colBlocks = 1;
-        while (rowBlocks * colBlocks < MaxChunks && flops / (2 * rowBlocks * colBlocks) >= MinChunkFlops)
-        {
-            bool canCols = colTiles >= 2 * colBlocks, canRows = rowTiles >= 2 * rowBlocks;
-            if (canCols && (!canRows || (double)n / colBlocks >= (double)m / rowBlocks)) colBlocks *= 2;
-            else if (canRows) rowBlocks *= 2;
-            else break;
-        }
-        rowsPerChunk = (rowTiles + rowBlocks - 1) / rowBlocks * mr;
-        colsPerChunk = (colTiles + colBlocks - 1) / colBlocks * nr;
+        int bestRows = 1, bestCols = 1;
+        double bestCost = double.MaxValue;
+        int most = Math.Min(Math.Min(threads, MaxChunks), rowTiles * colTiles);
+        for (int rowBlocks = 1; rowBlocks <= Math.Min(most, rowTiles); rowBlocks++)
+            for (int colBlocks = 1; rowBlocks * colBlocks <= most && colBlocks <= colTiles; colBlocks++)
+            {
+                // the largest chunk's rows and columns, padded to whole tiles
+                double rows = (rowTiles + rowBlocks - 1) / rowBlocks * mr, cols = (colTiles + colBlocks - 1) / colBlocks * nr;
+                double cost = (2 * rows * cols + PackFlops * (rows + cols)) * k + (rowBlocks * colBlocks > 1 ? DispatchFlops : 0);
+                if (cost < bestCost * 0.99)
+                {
+                    bestCost = cost;
+                    bestRows = rowBlocks;
+                    bestCols = colBlocks;
+                }
+            }
+        rowsPerChunk = (rowTiles + bestRows - 1) / bestRows * mr;
+        colsPerChunk = (colTiles + bestCols - 1) / bestCols * nr;
         colChunks = (n + colsPerChunk - 1) / colsPerChunk;
         return (m + rowsPerChunk - 1) / rowsPerChunk * colChunks;
     }
@@ -128,10 +141,12 @@ internal static unsafe class GemmDriver
                 int rows = Math.Min(mr, mc - ir);
                 float* a = packA + ir * kc, ct = c + ir * ldc + jr;
                 if (rows == mr && cols == nr) TK.Run(kc, a, b, ct, ldc, alpha, beta);
+                else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, a, b, ct, ldc, alpha, beta);
                 else
                 {
-                    // edge tile: compute the whole tile into scratch, then merge the valid part
-                    TK.Run(kc, a, b, tile, nr, 1f, 0f);
+                    // edge tile: compute the (half) tile into scratch, then merge the valid part
+                    if (cols <= nr / 2) TK.RunHalf(kc, a, b, tile, nr, 1f, 0f);
+                    else TK.Run(kc, a, b, tile, nr, 1f, 0f);
                     MergeEdge(tile, nr, ct, ldc, rows, cols, alpha, beta);
                 }
             }
@@ -140,6 +155,7 @@ internal static unsafe class GemmDriver
 
     // c[i, j] = tile[i, j] * alpha (beta = 0) or fma(tile[i, j], alpha, beta * c[i, j]), for i < rows, j < cols
     /// <summary>Merges an edge tile into C with exactly the rounding of the full-tile store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeEdge(float* tile, int nr, float* c, nint ldc, int rows, int cols, float alpha, float beta)
     {
         for (int i = 0; i < rows; i++)
