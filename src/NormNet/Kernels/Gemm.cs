@@ -23,7 +23,7 @@ public static unsafe class Gemm
     /// but cannot be loaded, or the environment variable names no backend.</exception>
     public static GemmBackend Backend
     {
-        get => _backend ??= BackendFromEnvironment();
+        get => _backend ??= BackendFromName(Environment.GetEnvironmentVariable("NORMNET_GEMM"));
         set
         {
             if (value == GemmBackend.OpenBlas) OpenBlas.EnsureAvailable();
@@ -106,9 +106,9 @@ public static unsafe class Gemm
         if (length < needed) throw new ArgumentException($"GEMM: {name} ({rows} x {cols}, ld {ld}) needs {needed} elements, got {length}.");
     }
 
-    private static GemmBackend BackendFromEnvironment()
+    /// <summary>The backend a value of <c>NORMNET_GEMM</c> names (null or empty: managed).</summary>
+    internal static GemmBackend BackendFromName(string? name)
     {
-        string? name = Environment.GetEnvironmentVariable("NORMNET_GEMM");
         if (string.IsNullOrWhiteSpace(name) || name.Trim().Equals("managed", StringComparison.OrdinalIgnoreCase)) return GemmBackend.Managed;
         if (!name.Trim().Equals("openblas", StringComparison.OrdinalIgnoreCase))
             throw new InvalidOperationException($"NORMNET_GEMM is '{name}'; expected 'managed' or 'openblas'.");
