@@ -5,14 +5,16 @@ using NormNet.Threading;
 namespace NormNet.Kernels;
 
 /// <summary>
-/// The managed GEMM's blocking (BLIS loop order) and threading. C is cut into a few rectangular chunks,
-/// chosen from the shape alone; each chunk runs the whole blocked product for its rectangle on one thread
-/// with that thread's own packing buffers, so chunks never wait for each other.
+/// The managed GEMM's blocking (BLIS loop order) and threading. C is cut into at most one rectangular chunk
+/// per thread; each chunk runs the whole blocked product for its rectangle on one thread with that thread's
+/// own packing buffers, so chunks never wait for each other.
 /// </summary>
 /// <remarks>
 /// Within a chunk: for each block of Nc columns, for each block of Kc steps, pack op(B) (Kc x Nc, in L2/L3);
 /// for each block of Mc rows, pack op(A) (Mc x Kc, in L2); then run the micro-kernel over every Mr x Nr tile
-/// (the Kc x Nr panel of B stays in L1 while the A panels stream past it).
+/// (the Kc x Nr panel of B stays in L1 while the A panels stream past it). When B is not transposed and op(A)
+/// has few rows, each B element is used by few tiles and copying it costs more than it saves: the kernel then
+/// reads B's full panels in place (rows ldb apart) and only a partial last panel is packed.
 /// The chunks depend on the thread count, but only decide which thread computes an element, never how: the
 /// Kc blocks depend on k alone and every element is one FMA chain per Kc block in every tile, so results are
 /// bit-identical for any thread count.
@@ -31,6 +33,8 @@ internal static unsafe class GemmDriver
     /// <summary>Cost of handing chunks to other threads, in flops of micro-kernel time (measured: ~3 us).</summary>
     private const double DispatchFlops = 6e5;
     private const int MaxChunks = 64;
+    /// <summary>Up to this many rows of op(A), a non-transposed B is read in place instead of packed.</summary>
+    internal const int InPlaceRows = 144;
     private const int MaxTile = 8 * 32;
 
     [ThreadStatic] private static float[]? t_scratch;
@@ -41,7 +45,7 @@ internal static unsafe class GemmDriver
         public nint Lda, Ldb, Ldc;
         public int M, N, K, Kc;
         public float Alpha, Beta;
-        public bool TransA, TransB;
+        public bool TransA, TransB, InPlaceB;
         public int RowsPerChunk, ColsPerChunk, ColChunks;
     }
 
@@ -53,7 +57,7 @@ internal static unsafe class GemmDriver
         var args = new Args
         {
             A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k, Kc = KcFor(k),
-            Alpha = alpha, Beta = beta, TransA = transA, TransB = transB,
+            Alpha = alpha, Beta = beta, TransA = transA, TransB = transB, InPlaceB = !transB && m <= InPlaceRows,
         };
         int chunks = Plan(m, n, k, TK.Mr, TK.Nr, Parallelism.MaxThreads, out args.RowsPerChunk, out args.ColsPerChunk, out args.ColChunks);
         if (chunks == 1) Chunk<TK>(&args, 0);
@@ -109,8 +113,15 @@ internal static unsafe class GemmDriver
             for (int pc = 0; pc < g.K; pc += g.Kc)
             {
                 int kc = Math.Min(g.Kc, g.K - pc);
-                // op(B)[pc .. pc+kc, jc .. jc+nc] -> Nr-wide panels
-                if (g.TransB) GemmPacking.Strided(g.B + jc * g.Ldb + pc, g.Ldb, nc, kc, TK.Nr, packB);
+                // op(B)[pc .. pc+kc, jc .. jc+nc] -> Nr-wide panels (in place: only a partial last panel)
+                float* bInPlace = null;
+                if (g.InPlaceB)
+                {
+                    bInPlace = g.B + pc * g.Ldb + jc;
+                    int full = nc - nc % TK.Nr;
+                    if (full < nc) GemmPacking.Contiguous(bInPlace + full, g.Ldb, nc - full, kc, TK.Nr, packB);
+                }
+                else if (g.TransB) GemmPacking.Strided(g.B + jc * g.Ldb + pc, g.Ldb, nc, kc, TK.Nr, packB);
                 else GemmPacking.Contiguous(g.B + pc * g.Ldb + jc, g.Ldb, nc, kc, TK.Nr, packB);
                 // the first k block applies beta; later ones add to C
                 float beta = pc == 0 ? g.Beta : 1f;
@@ -120,33 +131,36 @@ internal static unsafe class GemmDriver
                     // op(A)[ic .. ic+mc, pc .. pc+kc] -> Mr-wide panels
                     if (g.TransA) GemmPacking.Contiguous(g.A + pc * g.Lda + ic, g.Lda, mc, kc, TK.Mr, packA);
                     else GemmPacking.Strided(g.A + ic * g.Lda + pc, g.Lda, mc, kc, TK.Mr, packA);
-                    Block<TK>(mc, nc, kc, packA, packB, g.C + ic * g.Ldc + jc, g.Ldc, g.Alpha, beta, tile);
+                    Block<TK>(mc, nc, kc, packA, bInPlace, g.Ldb, packB, g.C + ic * g.Ldc + jc, g.Ldc, g.Alpha, beta, tile);
                 }
             }
         }
     }
 
-    // C block (mc x nc, ldc) = alpha * packA (mc x kc) * packB (kc x nc) + beta * C block
+    // C block (mc x nc, ldc) = alpha * packA (mc x kc) * B block (kc x nc) + beta * C block, where the B block is
+    // packB's panels, or (bInPlace not null) its full panels at bInPlace (row stride ldb) and a partial last one in packB
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<TK>(int mc, int nc, int kc, float* packA, float* packB, float* c, nint ldc,
-        float alpha, float beta, float* tile) where TK : IGemmKernel
+    private static void Block<TK>(int mc, int nc, int kc, float* packA, float* bInPlace, nint ldb, float* packB,
+        float* c, nint ldc, float alpha, float beta, float* tile) where TK : IGemmKernel
     {
         int mr = TK.Mr, nr = TK.Nr;
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
-            float* b = packB + jr * kc;
+            bool inPlace = bInPlace != null && cols == nr;
+            float* b = inPlace ? bInPlace + jr : bInPlace != null ? packB : packB + jr * kc;
+            nint bStride = inPlace ? ldb : nr;
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
                 float* a = packA + ir * kc, ct = c + ir * ldc + jr;
-                if (rows == mr && cols == nr) TK.Run(kc, a, b, ct, ldc, alpha, beta);
-                else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, a, b, ct, ldc, alpha, beta);
+                if (rows == mr && cols == nr) TK.Run(kc, a, b, bStride, ct, ldc, alpha, beta);
+                else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, a, b, bStride, ct, ldc, alpha, beta);
                 else
                 {
                     // edge tile: compute the (half) tile into scratch, then merge the valid part
-                    if (cols <= nr / 2) TK.RunHalf(kc, a, b, tile, nr, 1f, 0f);
-                    else TK.Run(kc, a, b, tile, nr, 1f, 0f);
+                    if (cols <= nr / 2) TK.RunHalf(kc, a, b, bStride, tile, nr, 1f, 0f);
+                    else TK.Run(kc, a, b, bStride, tile, nr, 1f, 0f);
                     MergeEdge(tile, nr, ct, ldc, rows, cols, alpha, beta);
                 }
             }

@@ -17,13 +17,13 @@ internal unsafe interface IGemmKernel
     /// <summary>Whether the kernel runs in hardware here.</summary>
     static abstract bool IsSupported { get; }
 
-    // a: kc x Mr packed (a[p*Mr + i]); b: kc x Nr packed (b[p*Nr + j]); c: Mr x Nr with row stride ldc
+    // a: kc x Mr packed (a[p*Mr + i]); b: kc x Nr with row stride ldb (b[p*ldb + j]: Nr when packed); c: Mr x Nr with row stride ldc
     /// <summary>c = alpha * a * b + beta * c on a full tile; beta = 0 does not read c.</summary>
-    static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta);
+    static abstract void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta);
 
-    // a: kc x Mr packed; b: kc x Nr packed, only its first Nr/2 columns used; c: Mr x Nr/2 with row stride ldc
+    // a: kc x Mr packed; b: kc x Nr with row stride ldb, only its first Nr/2 columns used; c: Mr x Nr/2 with row stride ldc
     /// <summary>The left half of <see cref="Run"/>'s tile, for a last panel of at most Nr/2 columns (half the work).</summary>
-    static abstract void RunHalf(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta);
+    static abstract void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta);
 }
 
 /// <summary>8 rows x 2 vectors (8 x 32 with Vector512): 16 accumulators; per step 2 loads of B and 8 broadcasts of A.</summary>
@@ -33,9 +33,9 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
     public static int Nr => 2 * TS.Width;
     public static bool IsSupported => TS.IsSupported;
 
-    // a: kc x 8; b: kc x 2W; c: 8 x 2W (row stride ldc)
+    // a: kc x 8; b: kc x 2W (row stride ldb); c: 8 x 2W (row stride ldc)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero, c30 = TS.Zero, c31 = TS.Zero;
         TV c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero, c60 = TS.Zero, c61 = TS.Zero, c70 = TS.Zero, c71 = TS.Zero;
@@ -54,7 +54,7 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
             ai = TS.Broadcast(a[6]); c60 = TS.MulAdd(ai, b0, c60); c61 = TS.MulAdd(ai, b1, c61);
             ai = TS.Broadcast(a[7]); c70 = TS.MulAdd(ai, b0, c70); c71 = TS.MulAdd(ai, b1, c71);
             a += 8;
-            b += 2 * w;
+            b += ldb;
         }
         TileStore<TS, TV>.Row(c00, c01, c, alpha, beta);
         TileStore<TS, TV>.Row(c10, c11, c + ldc, alpha, beta);
@@ -66,12 +66,11 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
         TileStore<TS, TV>.Row(c70, c71, c + 7 * ldc, alpha, beta);
     }
 
-    // a: kc x 8; b: kc x 2W, first W columns used; c: 8 x W (row stride ldc)
+    // a: kc x 8; b: kc x 2W (row stride ldb), first W columns used; c: 8 x W (row stride ldc)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunHalf(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         TV c0 = TS.Zero, c1 = TS.Zero, c2 = TS.Zero, c3 = TS.Zero, c4 = TS.Zero, c5 = TS.Zero, c6 = TS.Zero, c7 = TS.Zero;
-        int w = TS.Width;
         for (int p = 0; p < kc; p++)
         {
             // acc[i, j] = fma(a[p, i], b[p, j], acc[i, j])
@@ -85,7 +84,7 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
             c6 = TS.MulAdd(TS.Broadcast(a[6]), b0, c6);
             c7 = TS.MulAdd(TS.Broadcast(a[7]), b0, c7);
             a += 8;
-            b += 2 * w;
+            b += ldb;
         }
         TileStore<TS, TV>.Half(c0, c, alpha, beta);
         TileStore<TS, TV>.Half(c1, c + ldc, alpha, beta);
@@ -105,9 +104,9 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
     public static int Nr => 2 * TS.Width;
     public static bool IsSupported => TS.IsSupported;
 
-    // a: kc x 6; b: kc x 2W; c: 6 x 2W (row stride ldc)
+    // a: kc x 6; b: kc x 2W (row stride ldb); c: 6 x 2W (row stride ldc)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero, c30 = TS.Zero, c31 = TS.Zero;
         TV c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero;
@@ -124,7 +123,7 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
             ai = TS.Broadcast(a[4]); c40 = TS.MulAdd(ai, b0, c40); c41 = TS.MulAdd(ai, b1, c41);
             ai = TS.Broadcast(a[5]); c50 = TS.MulAdd(ai, b0, c50); c51 = TS.MulAdd(ai, b1, c51);
             a += 6;
-            b += 2 * w;
+            b += ldb;
         }
         TileStore<TS, TV>.Row(c00, c01, c, alpha, beta);
         TileStore<TS, TV>.Row(c10, c11, c + ldc, alpha, beta);
@@ -134,12 +133,11 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
         TileStore<TS, TV>.Row(c50, c51, c + 5 * ldc, alpha, beta);
     }
 
-    // a: kc x 6; b: kc x 2W, first W columns used; c: 6 x W (row stride ldc)
+    // a: kc x 6; b: kc x 2W (row stride ldb), first W columns used; c: 6 x W (row stride ldc)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunHalf(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         TV c0 = TS.Zero, c1 = TS.Zero, c2 = TS.Zero, c3 = TS.Zero, c4 = TS.Zero, c5 = TS.Zero;
-        int w = TS.Width;
         for (int p = 0; p < kc; p++)
         {
             // acc[i, j] = fma(a[p, i], b[p, j], acc[i, j])
@@ -151,7 +149,7 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
             c4 = TS.MulAdd(TS.Broadcast(a[4]), b0, c4);
             c5 = TS.MulAdd(TS.Broadcast(a[5]), b0, c5);
             a += 6;
-            b += 2 * w;
+            b += ldb;
         }
         TileStore<TS, TV>.Half(c0, c, alpha, beta);
         TileStore<TS, TV>.Half(c1, c + ldc, alpha, beta);
