@@ -25,6 +25,7 @@ internal static unsafe class GemmPacking
             if (n < w) new Span<float>(dst, kc * w).Clear();
             for (int p = 0; p < kc; p++)
             {
+                // dp[j] = sp[j] for j < n
                 float* sp = s + p * ld, dp = dst + p * w;
                 int j = 0;
                 if (Vector512.IsHardwareAccelerated)
