@@ -52,6 +52,7 @@ internal static unsafe class GemmDriver
 
     // C (m x n, ldc) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; m, n, k > 0, arguments validated
     /// <summary>The blocked, multi-threaded product with micro-kernel <typeparamref name="TK"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<TK>(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc) where TK : IGemmKernel
     {
@@ -76,6 +77,7 @@ internal static unsafe class GemmDriver
     /// <summary>Splits C into rowChunks x colChunks rectangles of whole tiles, at most one per thread, choosing
     /// the split with the least estimated time per chunk: its padded flops plus packing its own A and B,
     /// plus a dispatch cost when it uses more than one thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int Plan(int m, int n, int k, int mr, int nr, int threads, out int rowsPerChunk, out int colsPerChunk, out int colChunks)
     {
         int rowTiles = (m + mr - 1) / mr, colTiles = (n + nr - 1) / nr;
