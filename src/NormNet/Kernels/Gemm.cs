@@ -50,6 +50,7 @@ public static unsafe class Gemm
         else Managed<Kernel6x2<SimdScalar, float>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
+    // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, as Sgemm
     /// <summary>The managed GEMM with a chosen micro-kernel (tests run every width through this).</summary>
     internal static void Managed<TK>(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) where TK : IGemmKernel
@@ -63,6 +64,7 @@ public static unsafe class Gemm
         }
     }
 
+    // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, as Sgemm
     /// <summary>The OpenBLAS backend, validated like the managed one.</summary>
     internal static void SgemmOpenBlas(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
