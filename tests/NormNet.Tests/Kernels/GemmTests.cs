@@ -90,7 +90,8 @@ public class GemmTests(ITestOutputHelper output)
     [MemberData(nameof(Widths))]
     public void EverySmallShape_MatchesReference(Width w)
     {
-        // every m, n in 1..70 with k = 1, 7 (under one step of 8) and 33 (one past a multiple of 8), all transposes
+        // every m, n in 1..70 with k = 1, 7 (under one step of 8) and 33 (one past a multiple of 8); all transposes
+        // at W512 (what runs here), one in turn at the fallback widths (their packing is the same code)
         var a = RandomNormal(70 * 33, 11);
         var b = RandomNormal(70 * 33, 12);
         var c0 = RandomNormal(70 * 70, 13);
@@ -101,6 +102,7 @@ public class GemmTests(ITestOutputHelper output)
                 for (int n = 1; n <= 70; n++)
                     for (int t = 0; t < 4; t++)
                     {
+                        if (w != Width.W512 && t != (m + n + k) % 4) continue;
                         bool ta = (t & 1) != 0, tb = (t & 2) != 0;
                         int lda = ta ? m : k, ldb = tb ? k : n;
                         c0.CopyTo(c, 0);
