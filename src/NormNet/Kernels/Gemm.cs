@@ -1,30 +1,92 @@
+using System.Runtime.Intrinsics;
+
 namespace NormNet.Kernels;
 
 /// <summary>Single-precision matrix product (BLAS SGEMM semantics, row-major).</summary>
-public static class Gemm
+/// <remarks>
+/// <para>The managed backend (the default) packs panels of op(A) and op(B) into aligned per-thread buffers
+/// and runs a register-blocked FMA micro-kernel (8 x 32 with AVX-512, 6 x 16 with AVX2, scalar otherwise),
+/// on several threads for large products (<see cref="Threading.Parallelism"/>). It allocates nothing per call
+/// once each thread has its buffers.</para>
+/// <para>Each element of C is summed over k in a fixed order (blocks of k fixed by k alone, each block one
+/// FMA chain), so results are bit-identical for any thread count and any SIMD width.</para>
+/// <para><see cref="Backend"/> can switch to OpenBLAS, whose results are not guaranteed bit-identical across
+/// thread counts.</para>
+/// </remarks>
+public static unsafe class Gemm
 {
-    // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C
+    private static GemmBackend? _backend;
+
+    /// <summary>The implementation <see cref="Sgemm"/> runs. Defaults to the environment variable
+    /// <c>NORMNET_GEMM</c> (<c>managed</c> or <c>openblas</c>), else <see cref="GemmBackend.Managed"/>.</summary>
+    /// <exception cref="InvalidOperationException">OpenBLAS is selected (here or by the environment variable)
+    /// but cannot be loaded, or the environment variable names no backend.</exception>
+    public static GemmBackend Backend
+    {
+        get => _backend ??= BackendFromName(Environment.GetEnvironmentVariable("NORMNET_GEMM"));
+        set
+        {
+            if (value == GemmBackend.OpenBlas) OpenBlas.EnsureAvailable();
+            else if (value != GemmBackend.Managed) throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown GEMM backend.");
+            _backend = value;
+        }
+    }
+
+    /// <summary>Whether OpenBLAS can be loaded here, so that <see cref="Backend"/> can be set to <see cref="GemmBackend.OpenBlas"/>.</summary>
+    public static bool IsOpenBlasAvailable => OpenBlas.IsAvailable;
+
+    // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; row-major; A is k x m when transA, B is n x k when transB
     /// <summary>C = alpha * op(A) * op(B) + beta * C; op(X) = X^T when the flag is set; beta = 0 ignores C's old contents.</summary>
-    /// <remarks>Each element of C is summed over k in a fixed order by one thread, so results do not depend on the thread count.</remarks>
+    /// <remarks>As in BLAS, A and B are not read when alpha = 0 or k = 0. With the managed backend each element of C
+    /// is summed over k in a fixed order by one thread, so results do not depend on the thread count.</remarks>
+    /// <exception cref="ArgumentException">A size is negative, a leading dimension is less than its matrix's
+    /// row length, or a span is too short.</exception>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
+        if (Backend == GemmBackend.OpenBlas) SgemmOpenBlas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if (Simd512.IsSupported) Managed<Kernel8x2<Simd512, Vector512<float>>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if (Simd256.IsSupported) Managed<Kernel6x2<Simd256, Vector256<float>>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else Managed<Kernel6x2<SimdScalar, float>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, as Sgemm
+    /// <summary>The managed GEMM with a chosen micro-kernel (tests run every width through this).</summary>
+    internal static void Managed<TK>(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) where TK : IGemmKernel
+    {
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            if (k == 0 || alpha == 0) ScaleC(m, n, beta, pc, ldc);
+            else GemmDriver.Run<TK>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
+    // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, as Sgemm
+    /// <summary>The OpenBLAS backend, validated like the managed one.</summary>
+    internal static void SgemmOpenBlas(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            // cblas rejects leading dimensions below 1 that are legal here when k = 0
+            if (k == 0 || alpha == 0) ScaleC(m, n, beta, pc, ldc);
+            else OpenBlas.Sgemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
+    // C (m x n, ldc) = beta * C, or 0 when beta = 0 (old contents, NaN included, ignored)
+    private static void ScaleC(int m, int n, float beta, float* c, nint ldc)
+    {
         for (int i = 0; i < m; i++)
         {
-            var row = c.Slice(i * ldc, n);
+            var row = new Span<float>(c + i * ldc, n);
             if (beta == 0) row.Clear();
             else if (beta != 1) for (int j = 0; j < n; j++) row[j] *= beta;
-            for (int p = 0; p < k; p++)
-            {
-                float av = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
-                if (transB) for (int j = 0; j < n; j++) row[j] += av * b[j * ldb + p];
-                else
-                {
-                    var brow = b.Slice(p * ldb, n);
-                    for (int j = 0; j < n; j++) row[j] += av * brow[j];
-                }
-            }
         }
     }
 
@@ -44,5 +106,15 @@ public static class Gemm
         if (ld < cols) throw new ArgumentException($"GEMM: leading dimension of {name} is {ld}, less than its {cols} columns.");
         long needed = (long)(rows - 1) * ld + cols;
         if (length < needed) throw new ArgumentException($"GEMM: {name} ({rows} x {cols}, ld {ld}) needs {needed} elements, got {length}.");
+    }
+
+    /// <summary>The backend a value of <c>NORMNET_GEMM</c> names (null or empty: managed).</summary>
+    internal static GemmBackend BackendFromName(string? name)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Trim().Equals("managed", StringComparison.OrdinalIgnoreCase)) return GemmBackend.Managed;
+        if (!name.Trim().Equals("openblas", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidOperationException($"NORMNET_GEMM is '{name}'; expected 'managed' or 'openblas'.");
+        OpenBlas.EnsureAvailable();
+        return GemmBackend.OpenBlas;
     }
 }

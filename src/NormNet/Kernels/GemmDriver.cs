@@ -1,0 +1,200 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using NormNet.Threading;
+
+namespace NormNet.Kernels;
+
+/// <summary>
+/// The managed GEMM's blocking (BLIS loop order) and threading. C is cut into at most one rectangular chunk
+/// per thread; each chunk runs the whole blocked product for its rectangle on one thread with that thread's
+/// own packing buffers, so chunks never wait for each other.
+/// </summary>
+/// <remarks>
+/// Within a chunk: for each block of Nc columns, for each block of Kc steps, pack op(B) (Kc x Nc, in L2/L3);
+/// for each block of Mc rows, pack op(A) (Mc x Kc, in L2); then run the micro-kernel over every Mr x Nr tile
+/// (the Kc x Nr panel of B stays in L1 while the A panels stream past it). When B is not transposed and op(A)
+/// has few rows, each B element is used by few tiles and copying it costs more than it saves: the kernel then
+/// reads B's full panels in place (rows ldb apart) and only a partial last panel is packed.
+/// The chunks depend on the thread count, but only decide which thread computes an element, never how: the
+/// Kc blocks depend on k alone and every element is one FMA chain per Kc block in every tile, so results are
+/// bit-identical for any thread count.
+/// </remarks>
+internal static unsafe class GemmDriver
+{
+    /// <summary>Most steps of k per packed block (the B panel of one tile, Kc x Nr floats, is sized for L1).</summary>
+    internal const int KcMax = 256;
+    /// <summary>Rows of op(A) per packed block (Mc x Kc floats, sized for L2); a multiple of every Mr.</summary>
+    internal const int Mc = 144;
+    /// <summary>Columns of op(B) per packed block; a multiple of every Nr.</summary>
+    internal const int Nc = 1024;
+    /// <summary>Packing cost per element of op(A) or op(B), in flops of micro-kernel time (measured: packing
+    /// moves ~9 elements/ns, the micro-kernel does ~200 GFLOP/s).</summary>
+    private const double PackFlops = 22;
+    /// <summary>Cost of handing chunks to other threads, in flops of micro-kernel time (an estimate, ~3 us: a
+    /// spinning worker answers in ~0.2 us, a sleeping one takes longer; 2 threads already win at 60 x 100 x 100).</summary>
+    private const double DispatchFlops = 6e5;
+    private const int MaxChunks = 64;
+    /// <summary>Up to this many rows of op(A), a non-transposed B is read in place instead of packed.</summary>
+    internal const int InPlaceRows = 144;
+    private const int MaxTile = 8 * 32;
+
+    [ThreadStatic] private static float[]? t_scratch;
+
+    private struct Args
+    {
+        public float* A, B, C;
+        public nint Lda, Ldb, Ldc;
+        public int M, N, K, Kc;
+        public float Alpha, Beta;
+        public bool TransA, TransB, InPlaceB;
+        public int RowsPerChunk, ColsPerChunk, ColChunks;
+    }
+
+    // C (m x n, ldc) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; m, n, k > 0, arguments validated
+    /// <summary>The blocked, multi-threaded product with micro-kernel <typeparamref name="TK"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TK>(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc) where TK : IGemmKernel
+    {
+        var args = new Args
+        {
+            A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k, Kc = KcFor(k),
+            Alpha = alpha, Beta = beta, TransA = transA, TransB = transB, InPlaceB = !transB && m <= InPlaceRows,
+        };
+        int chunks = Plan(m, n, k, TK.Mr, TK.Nr, Parallelism.MaxThreads, out args.RowsPerChunk, out args.ColsPerChunk, out args.ColChunks);
+        if (chunks == 1) Chunk<TK>(&args, 0);
+        else Parallelism.For(chunks, &args, &Chunk<TK>);
+    }
+
+    /// <summary>The k blocking: ceil(k / KcMax) blocks of nearly equal size (a multiple of 8 but the last).</summary>
+    internal static int KcFor(int k)
+    {
+        int blocks = (k + KcMax - 1) / KcMax;
+        int kc = (k + blocks - 1) / blocks;
+        return Math.Min(KcMax, (kc + 7) & ~7);
+    }
+
+    /// <summary>Splits C into rowChunks x colChunks rectangles of whole tiles, at most one per thread, choosing
+    /// the split with the least estimated time per chunk: its padded flops plus packing its own A and B,
+    /// plus a dispatch cost when it uses more than one thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static int Plan(int m, int n, int k, int mr, int nr, int threads, out int rowsPerChunk, out int colsPerChunk, out int colChunks)
+    {
+        int rowTiles = (m + mr - 1) / mr, colTiles = (n + nr - 1) / nr;
+        int bestRows = 1, bestCols = 1;
+        double bestCost = double.MaxValue;
+        int most = Math.Min(Math.Min(threads, MaxChunks), rowTiles * colTiles);
+        for (int rowBlocks = 1; rowBlocks <= Math.Min(most, rowTiles); rowBlocks++)
+            for (int colBlocks = 1; rowBlocks * colBlocks <= most && colBlocks <= colTiles; colBlocks++)
+            {
+                // the largest chunk's rows and columns, padded to whole tiles
+                double rows = (rowTiles + rowBlocks - 1) / rowBlocks * mr, cols = (colTiles + colBlocks - 1) / colBlocks * nr;
+                double cost = (2 * rows * cols + PackFlops * (rows + cols)) * k + (rowBlocks * colBlocks > 1 ? DispatchFlops : 0);
+                if (cost < bestCost * 0.99)
+                {
+                    bestCost = cost;
+                    bestRows = rowBlocks;
+                    bestCols = colBlocks;
+                }
+            }
+        rowsPerChunk = (rowTiles + bestRows - 1) / bestRows * mr;
+        colsPerChunk = (colTiles + bestCols - 1) / bestCols * nr;
+        colChunks = (n + colsPerChunk - 1) / colsPerChunk;
+        return (m + rowsPerChunk - 1) / rowsPerChunk * colChunks;
+    }
+
+    // C[r0 .. r1, c0 .. c1] (chunk index = row chunk * ColChunks + column chunk) = alpha * op(A) op(B) + beta * C there
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Chunk<TK>(void* state, int index) where TK : IGemmKernel
+    {
+        ref Args g = ref *(Args*)state;
+        int r0 = index / g.ColChunks * g.RowsPerChunk, r1 = Math.Min(g.M, r0 + g.RowsPerChunk);
+        int c0 = index % g.ColChunks * g.ColsPerChunk, c1 = Math.Min(g.N, c0 + g.ColsPerChunk);
+        float* packA = Scratch(out float* packB, out float* tile);
+        for (int jc = c0; jc < c1; jc += Nc)
+        {
+            int nc = Math.Min(Nc, c1 - jc);
+            for (int pc = 0; pc < g.K; pc += g.Kc)
+            {
+                int kc = Math.Min(g.Kc, g.K - pc);
+                // op(B)[pc .. pc+kc, jc .. jc+nc] -> Nr-wide panels (in place: only a partial last panel)
+                float* bInPlace = null;
+                if (g.InPlaceB)
+                {
+                    bInPlace = g.B + pc * g.Ldb + jc;
+                    int full = nc - nc % TK.Nr;
+                    if (full < nc) GemmPacking.Contiguous(bInPlace + full, g.Ldb, nc - full, kc, TK.Nr, packB);
+                }
+                else if (g.TransB) GemmPacking.Strided(g.B + jc * g.Ldb + pc, g.Ldb, nc, kc, TK.Nr, packB);
+                else GemmPacking.Contiguous(g.B + pc * g.Ldb + jc, g.Ldb, nc, kc, TK.Nr, packB);
+                // the first k block applies beta; later ones add to C
+                float beta = pc == 0 ? g.Beta : 1f;
+                for (int ic = r0; ic < r1; ic += Mc)
+                {
+                    int mc = Math.Min(Mc, r1 - ic);
+                    // op(A)[ic .. ic+mc, pc .. pc+kc] -> Mr-wide panels
+                    if (g.TransA) GemmPacking.Contiguous(g.A + pc * g.Lda + ic, g.Lda, mc, kc, TK.Mr, packA);
+                    else GemmPacking.Strided(g.A + ic * g.Lda + pc, g.Lda, mc, kc, TK.Mr, packA);
+                    Block<TK>(mc, nc, kc, packA, bInPlace, g.Ldb, packB, g.C + ic * g.Ldc + jc, g.Ldc, g.Alpha, beta, tile);
+                }
+            }
+        }
+    }
+
+    // C block (mc x nc, ldc) = alpha * packA (mc x kc) * B block (kc x nc) + beta * C block, where the B block is
+    // packB's panels, or (bInPlace not null) its full panels at bInPlace (row stride ldb) and a partial last one in packB
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<TK>(int mc, int nc, int kc, float* packA, float* bInPlace, nint ldb, float* packB,
+        float* c, nint ldc, float alpha, float beta, float* tile) where TK : IGemmKernel
+    {
+        int mr = TK.Mr, nr = TK.Nr;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            // this panel of B: in place (full panels when reading in place), the packed partial panel, or packed
+            bool inPlace = bInPlace != null && cols == nr;
+            float* b = inPlace ? bInPlace + jr : bInPlace != null ? packB : packB + jr * kc;
+            nint bStride = inPlace ? ldb : nr;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int rows = Math.Min(mr, mc - ir);
+                float* a = packA + ir * kc, ct = c + ir * ldc + jr;
+                if (rows == mr && cols == nr) TK.Run(kc, a, b, bStride, ct, ldc, alpha, beta);
+                else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, a, b, bStride, ct, ldc, alpha, beta);
+                else
+                {
+                    // edge tile: compute the (half) tile into scratch, then merge the valid part
+                    if (cols <= nr / 2) TK.RunHalf(kc, a, b, bStride, tile, nr, 1f, 0f);
+                    else TK.Run(kc, a, b, bStride, tile, nr, 1f, 0f);
+                    MergeEdge(tile, nr, ct, ldc, rows, cols, alpha, beta);
+                }
+            }
+        }
+    }
+
+    // c[i, j] = tile[i, j] * alpha (beta = 0) or fma(tile[i, j], alpha, beta * c[i, j]), for i < rows, j < cols
+    /// <summary>Merges an edge tile into C with exactly the rounding of the full-tile store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MergeEdge(float* tile, int nr, float* c, nint ldc, int rows, int cols, float alpha, float beta)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            float* t = tile + i * nr, ci = c + i * ldc;
+            if (beta == 0) for (int j = 0; j < cols; j++) ci[j] = t[j] * alpha;
+            else for (int j = 0; j < cols; j++) ci[j] = MathF.FusedMultiplyAdd(t[j], alpha, beta * ci[j]);
+        }
+    }
+
+    /// <summary>This thread's packing buffers (about 1.2 MB), 64-byte aligned, allocated once per thread on the
+    /// pinned object heap and freed with the thread.</summary>
+    private static float* Scratch(out float* packB, out float* tile)
+    {
+        const int sizeA = Mc * KcMax, sizeB = Nc * KcMax;
+        var buffer = t_scratch ??= GC.AllocateUninitializedArray<float>(sizeA + sizeB + MaxTile + 16, pinned: true);
+        float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        p = (float*)(((nuint)p + 63) & ~(nuint)63);
+        packB = p + sizeA;
+        tile = packB + sizeB;
+        return p;
+    }
+}

@@ -1,0 +1,192 @@
+using System.Runtime.CompilerServices;
+
+namespace NormNet.Kernels;
+
+/// <summary>
+/// A register-blocked GEMM micro-kernel: it multiplies one packed panel of A (Mr rows) by one packed panel
+/// of B (Nr columns) over kc steps, keeping the Mr x Nr tile of C in vector registers.
+/// </summary>
+/// <remarks>Every element of the tile is one FMA chain over p = 0..kc-1 in order, whatever the tile's
+/// position, size or vector width; that is what makes results independent of tiling and thread count.</remarks>
+internal unsafe interface IGemmKernel
+{
+    /// <summary>Rows of the tile (the A panel's width).</summary>
+    static abstract int Mr { get; }
+    /// <summary>Columns of the tile (the B panel's width), two vectors.</summary>
+    static abstract int Nr { get; }
+    /// <summary>Whether the kernel runs in hardware here.</summary>
+    static abstract bool IsSupported { get; }
+
+    // a: kc x Mr packed (a[p*Mr + i]); b: kc x Nr with row stride ldb (b[p*ldb + j]: Nr when packed); c: Mr x Nr with row stride ldc
+    /// <summary>c = alpha * a * b + beta * c on a full tile; beta = 0 does not read c.</summary>
+    static abstract void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta);
+
+    // a: kc x Mr packed; b: kc x Nr with row stride ldb, only its first Nr/2 columns used; c: Mr x Nr/2 with row stride ldc
+    /// <summary>The left half of <see cref="Run"/>'s tile, for a last panel of at most Nr/2 columns (half the work).</summary>
+    static abstract void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta);
+}
+
+/// <summary>8 rows x 2 vectors (8 x 32 with Vector512): 16 accumulators; per step 2 loads of B and 8 broadcasts of A.</summary>
+internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd<TV> where TV : struct
+{
+    public static int Mr => 8;
+    public static int Nr => 2 * TS.Width;
+    public static bool IsSupported => TS.IsSupported;
+
+    // a: kc x 8; b: kc x 2W (row stride ldb); c: 8 x 2W (row stride ldc)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
+    {
+        TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero, c30 = TS.Zero, c31 = TS.Zero;
+        TV c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero, c60 = TS.Zero, c61 = TS.Zero, c70 = TS.Zero, c71 = TS.Zero;
+        int w = TS.Width;
+        for (int p = 0; p < kc; p++)
+        {
+            // acc[i, j] = fma(a[p, i], b[p, j], acc[i, j])
+            TV b0 = TS.Load(b), b1 = TS.Load(b + w);
+            TV ai;
+            ai = TS.Broadcast(a[0]); c00 = TS.MulAdd(ai, b0, c00); c01 = TS.MulAdd(ai, b1, c01);
+            ai = TS.Broadcast(a[1]); c10 = TS.MulAdd(ai, b0, c10); c11 = TS.MulAdd(ai, b1, c11);
+            ai = TS.Broadcast(a[2]); c20 = TS.MulAdd(ai, b0, c20); c21 = TS.MulAdd(ai, b1, c21);
+            ai = TS.Broadcast(a[3]); c30 = TS.MulAdd(ai, b0, c30); c31 = TS.MulAdd(ai, b1, c31);
+            ai = TS.Broadcast(a[4]); c40 = TS.MulAdd(ai, b0, c40); c41 = TS.MulAdd(ai, b1, c41);
+            ai = TS.Broadcast(a[5]); c50 = TS.MulAdd(ai, b0, c50); c51 = TS.MulAdd(ai, b1, c51);
+            ai = TS.Broadcast(a[6]); c60 = TS.MulAdd(ai, b0, c60); c61 = TS.MulAdd(ai, b1, c61);
+            ai = TS.Broadcast(a[7]); c70 = TS.MulAdd(ai, b0, c70); c71 = TS.MulAdd(ai, b1, c71);
+            a += 8;
+            b += ldb;
+        }
+        TileStore<TS, TV>.Row(c00, c01, c, alpha, beta);
+        TileStore<TS, TV>.Row(c10, c11, c + ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c20, c21, c + 2 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c30, c31, c + 3 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c40, c41, c + 4 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c50, c51, c + 5 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c60, c61, c + 6 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c70, c71, c + 7 * ldc, alpha, beta);
+    }
+
+    // a: kc x 8; b: kc x 2W (row stride ldb), first W columns used; c: 8 x W (row stride ldc)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
+    {
+        TV c0 = TS.Zero, c1 = TS.Zero, c2 = TS.Zero, c3 = TS.Zero, c4 = TS.Zero, c5 = TS.Zero, c6 = TS.Zero, c7 = TS.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            // acc[i, j] = fma(a[p, i], b[p, j], acc[i, j])
+            TV b0 = TS.Load(b);
+            c0 = TS.MulAdd(TS.Broadcast(a[0]), b0, c0);
+            c1 = TS.MulAdd(TS.Broadcast(a[1]), b0, c1);
+            c2 = TS.MulAdd(TS.Broadcast(a[2]), b0, c2);
+            c3 = TS.MulAdd(TS.Broadcast(a[3]), b0, c3);
+            c4 = TS.MulAdd(TS.Broadcast(a[4]), b0, c4);
+            c5 = TS.MulAdd(TS.Broadcast(a[5]), b0, c5);
+            c6 = TS.MulAdd(TS.Broadcast(a[6]), b0, c6);
+            c7 = TS.MulAdd(TS.Broadcast(a[7]), b0, c7);
+            a += 8;
+            b += ldb;
+        }
+        TileStore<TS, TV>.Half(c0, c, alpha, beta);
+        TileStore<TS, TV>.Half(c1, c + ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c2, c + 2 * ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c3, c + 3 * ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c4, c + 4 * ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c5, c + 5 * ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c6, c + 6 * ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c7, c + 7 * ldc, alpha, beta);
+    }
+}
+
+/// <summary>6 rows x 2 vectors (6 x 16 with Vector256): 12 accumulators, which fit the 16 registers of AVX2.</summary>
+internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd<TV> where TV : struct
+{
+    public static int Mr => 6;
+    public static int Nr => 2 * TS.Width;
+    public static bool IsSupported => TS.IsSupported;
+
+    // a: kc x 6; b: kc x 2W (row stride ldb); c: 6 x 2W (row stride ldc)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
+    {
+        TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero, c30 = TS.Zero, c31 = TS.Zero;
+        TV c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero;
+        int w = TS.Width;
+        for (int p = 0; p < kc; p++)
+        {
+            // acc[i, j] = fma(a[p, i], b[p, j], acc[i, j])
+            TV b0 = TS.Load(b), b1 = TS.Load(b + w);
+            TV ai;
+            ai = TS.Broadcast(a[0]); c00 = TS.MulAdd(ai, b0, c00); c01 = TS.MulAdd(ai, b1, c01);
+            ai = TS.Broadcast(a[1]); c10 = TS.MulAdd(ai, b0, c10); c11 = TS.MulAdd(ai, b1, c11);
+            ai = TS.Broadcast(a[2]); c20 = TS.MulAdd(ai, b0, c20); c21 = TS.MulAdd(ai, b1, c21);
+            ai = TS.Broadcast(a[3]); c30 = TS.MulAdd(ai, b0, c30); c31 = TS.MulAdd(ai, b1, c31);
+            ai = TS.Broadcast(a[4]); c40 = TS.MulAdd(ai, b0, c40); c41 = TS.MulAdd(ai, b1, c41);
+            ai = TS.Broadcast(a[5]); c50 = TS.MulAdd(ai, b0, c50); c51 = TS.MulAdd(ai, b1, c51);
+            a += 6;
+            b += ldb;
+        }
+        TileStore<TS, TV>.Row(c00, c01, c, alpha, beta);
+        TileStore<TS, TV>.Row(c10, c11, c + ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c20, c21, c + 2 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c30, c31, c + 3 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c40, c41, c + 4 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c50, c51, c + 5 * ldc, alpha, beta);
+    }
+
+    // a: kc x 6; b: kc x 2W (row stride ldb), first W columns used; c: 6 x W (row stride ldc)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
+    {
+        TV c0 = TS.Zero, c1 = TS.Zero, c2 = TS.Zero, c3 = TS.Zero, c4 = TS.Zero, c5 = TS.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            // acc[i, j] = fma(a[p, i], b[p, j], acc[i, j])
+            TV b0 = TS.Load(b);
+            c0 = TS.MulAdd(TS.Broadcast(a[0]), b0, c0);
+            c1 = TS.MulAdd(TS.Broadcast(a[1]), b0, c1);
+            c2 = TS.MulAdd(TS.Broadcast(a[2]), b0, c2);
+            c3 = TS.MulAdd(TS.Broadcast(a[3]), b0, c3);
+            c4 = TS.MulAdd(TS.Broadcast(a[4]), b0, c4);
+            c5 = TS.MulAdd(TS.Broadcast(a[5]), b0, c5);
+            a += 6;
+            b += ldb;
+        }
+        TileStore<TS, TV>.Half(c0, c, alpha, beta);
+        TileStore<TS, TV>.Half(c1, c + ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c2, c + 2 * ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c3, c + 3 * ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c4, c + 4 * ldc, alpha, beta);
+        TileStore<TS, TV>.Half(c5, c + 5 * ldc, alpha, beta);
+    }
+}
+
+/// <summary>Writes accumulated tile rows into C, applying alpha and beta (edge tiles: <c>GemmDriver.MergeEdge</c>, same rounding).</summary>
+internal static unsafe class TileStore<TS, TV> where TS : ISimd<TV> where TV : struct
+{
+    // c[0 .. 2W) = acc * alpha (beta = 0, c not read) or fma(acc, alpha, beta * c)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Row(TV lo, TV hi, float* c, float alpha, float beta)
+    {
+        TV va = TS.Broadcast(alpha);
+        if (beta == 0)
+        {
+            TS.Store(TS.Mul(lo, va), c);
+            TS.Store(TS.Mul(hi, va), c + TS.Width);
+        }
+        else
+        {
+            TV vb = TS.Broadcast(beta);
+            TS.Store(TS.MulAdd(lo, va, TS.Mul(vb, TS.Load(c))), c);
+            TS.Store(TS.MulAdd(hi, va, TS.Mul(vb, TS.Load(c + TS.Width))), c + TS.Width);
+        }
+    }
+
+    // c[0 .. W) = acc * alpha (beta = 0, c not read) or fma(acc, alpha, beta * c)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Half(TV acc, float* c, float alpha, float beta)
+    {
+        TV va = TS.Broadcast(alpha);
+        if (beta == 0) TS.Store(TS.Mul(acc, va), c);
+        else TS.Store(TS.MulAdd(acc, va, TS.Mul(TS.Broadcast(beta), TS.Load(c))), c);
+    }
+}
