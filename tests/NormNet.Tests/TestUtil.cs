@@ -1,3 +1,4 @@
+using NormNet.Layers;
 using NormNet.Serialization;
 
 namespace NormNet.Tests;
@@ -82,5 +83,18 @@ internal static class TestUtil
         Threading.Parallelism.MaxThreads = threads;
         try { return action(); }
         finally { Threading.Parallelism.MaxThreads = saved; }
+    }
+
+    /// <summary>Gives every parameter and running statistic a random, non-trivial value (variances positive).</summary>
+    public static void RandomizeState(Module model, int seed)
+    {
+        foreach (var (name, tensor, _) in model.StateEntries())
+        {
+            if (tensor is null) continue;
+            var values = RandomNormal(tensor.Length, seed++, std: 0.5);
+            if (name.EndsWith("running_var", StringComparison.Ordinal) || name.EndsWith(".weight", StringComparison.Ordinal) && tensor.Rank == 1)
+                values = values.Select(v => 0.5f + Math.Abs(v)).ToArray();
+            values.CopyTo(tensor.Span);
+        }
     }
 }

@@ -108,6 +108,10 @@ public abstract class BatchNormBase : Module
     /// <summary>The last training forward's biased batch variance per channel.</summary>
     public ReadOnlySpan<double> BatchVariance => _variance;
 
+    /// <summary>m, the number of values per channel in the last forward's input (N, N * L, N * H * W, ...); 0 before
+    /// the first forward. <c>m / (m - 1)</c> turns <see cref="BatchVariance"/> into the unbiased estimate.</summary>
+    public long BatchValuesPerChannel => _shape.PerChannel;
+
     /// <summary>Converts Keras' momentum (weight of the old running value) to PyTorch's (weight of the batch).</summary>
     public static double FromKerasMomentum(double kerasMomentum) => 1.0 - kerasMomentum;
 
