@@ -90,7 +90,7 @@ internal static class TrainCommand
         long total = steps is { } s ? CommonOptions.Positive(s, "--steps")
             : (long)CommonOptions.Positive(epochs ?? 1, "--epochs") * train.BatchesPerEpoch;
         if (total <= trainer.Step) throw new UsageException($"the run is already at step {trainer.Step}; ask for more than that with --steps or --epochs.");
-        long every = evalEvery is { } e ? CommonOptions.Positive(e, "--eval-every") : Math.Max(1, total / 20);
+        long every = evalEvery is { } ev ? CommonOptions.Positive(ev, "--eval-every") : Math.Max(1, total / 20);
         var meta = new Dictionary<string, string> { [TrainSettings.MetadataKey] = settings.ToJson(), ["data"] = dataset.Description };
         string checkpoint = Path.Combine(dir, "checkpoint.safetensors");
         trainer.StepCompleted = r => log.AddStep(r);

@@ -123,7 +123,8 @@ internal sealed class InferenceExperiment : Experiment
     {
         double running = r.Get("accuracy", "running_average", "test_accuracy"), population = r.Get("accuracy", "population", "test_accuracy");
         var bars = new List<(string Label, double Value)> { ("running averages", running), ("population (Alg. 2)", population) };
-        foreach (int size in BatchSizes.Skip(1)) bars.Add(($"batch stats, m={size}", r.Get("accuracy", $"batch_stats_{size}", "test_accuracy")));
+        foreach (int size in BatchSizes)
+            bars.Add(($"batch stats, m={size}", r.TryGet("accuracy", $"batch_stats_{size}", "refused", out _) ? 0 : r.Get("accuracy", $"batch_stats_{size}", "test_accuracy")));
         double oneClass = r.Get("accuracy", "batch_stats_100_one_class", "test_accuracy");
         bars.Add(("batch stats, m=100, one class per batch", oneClass));
         var plot = Charts.New("Test accuracy of the same trained BN network, by source of BN statistics", "", "test accuracy (fraction correct)");
@@ -131,7 +132,7 @@ internal sealed class InferenceExperiment : Experiment
         for (int i = 0; i < barPlot.Bars.Count; i++)
         {
             barPlot.Bars[i].FillColor = Charts.ColorAt(i < 2 ? 0 : i < bars.Count - 1 ? 2 : 1);
-            barPlot.Bars[i].Label = Pct(bars[i].Value);
+            barPlot.Bars[i].Label = bars[i].Value == 0 ? "refused" : Pct(bars[i].Value);
         }
         barPlot.ValueLabelStyle.FontSize = 13;
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, bars.Count).Select(i => (double)i).ToArray(), bars.Select(b => b.Label.Replace(", ", "\n")).ToArray());

@@ -67,7 +67,7 @@ internal sealed class InputNormalizationExperiment : Experiment
                 G(r.Get("problem", series, "largest_stable_lr")), G(r.Get("problem", series, "best_lr")),
                 double.IsNaN(it) ? $"> {maxIterations:0}" : $"{it:0}"]);
         }
-        var lrPlot = Charts.New("Largest stable learning rate vs feature scale", "scale factor of feature 2 (log10)", "largest stable learning rate (log10)");
+        var lrPlot = Charts.New("Largest stable learning rate vs feature scale", "scale factor of feature 2 (log scale)", "largest stable learning rate (log scale)");
         double[] xs = Scales.Select(Math.Log10).ToArray();
         Charts.Line(lrPlot, xs, Scales.Select(s => Math.Log10(r.Get("problem", $"raw_x{s:0}", "largest_stable_lr"))).ToArray(), "raw inputs", 1, markers: true);
         double stdLr = Math.Log10(r.Get("problem", "standardized", "largest_stable_lr"));
@@ -105,12 +105,14 @@ internal sealed class InputNormalizationExperiment : Experiment
         var w1 = r.Series("path", series, "w1").Y;
         var w2 = r.Series("path", series, "w2").Y;
         var (lo1, hi1, lo2, hi2) = p.Window(w1, w2);
-        const int n = 61;
+        // the surface extends past the window, so it still fills the plot once the axes are made square
+        const int n = 81;
+        double c1 = (lo1 + hi1) / 2, c2 = (lo2 + hi2) / 2, h1 = hi1 - lo1, h2 = hi2 - lo2;
         var grid = new ScottPlot.Coordinates3d[n, n];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
             {
-                double a = lo1 + (hi1 - lo1) * j / (n - 1), b = lo2 + (hi2 - lo2) * i / (n - 1);
+                double a = c1 + 1.1 * h1 * (2.0 * j / (n - 1) - 1), b = c2 + 0.7 * h2 * (2.0 * i / (n - 1) - 1);
                 grid[i, j] = new ScottPlot.Coordinates3d(a, b, Math.Log(p.Cost(a, b) - p.MinimumCost + 1e-9));
             }
         var plot = Charts.New(title, "weight of feature 1, w1", "weight of feature 2, w2");
@@ -118,7 +120,7 @@ internal sealed class InputNormalizationExperiment : Experiment
         contours.LineColor = Charts.ColorAt(7);
         contours.LabelStyle.IsVisible = false;
         Charts.Line(plot, w1, w2, "gradient descent path (first 60 steps)", 1, markers: true);
-        var opt = plot.Add.Markers([p.Optimum.W1], [p.Optimum.W2], ScottPlot.MarkerShape.FilledDiamond, 12, Charts.ColorAt(2));
+        var opt = plot.Add.Markers(new[] { p.Optimum.W1 }, new[] { p.Optimum.W2 }, ScottPlot.MarkerShape.FilledDiamond, 12, Charts.ColorAt(2));
         opt.LegendText = "minimum";
         plot.Axes.SetLimits(lo1, hi1, lo2, hi2);
         plot.Axes.SquareUnits();

@@ -75,17 +75,17 @@ internal sealed class LearningRateExperiment : Experiment
     {
         double steps = r.Get("settings", "run", "steps");
         string Label(string s) => s.Replace("_bn", " + BN").Replace("sigmoid", "sigmoid").Replace("relu", "ReLU");
-        var plot = Charts.New($"Test accuracy after {steps:0} steps vs learning rate", "learning rate (log10)", "test accuracy (fraction correct; 0 = diverged)");
+        var plot = Charts.New($"Test accuracy after {steps:0} steps vs learning rate", "learning rate (log scale)", "test accuracy (fraction correct; 0 = diverged)");
         int k = 0;
         foreach (var (series, _, _) in Nets)
         {
             var points = Rates.Select(lr => (lr, acc: r.Rows.FirstOrDefault(x => x.Section == "sweep" && x.Series == series && x.X == lr && x.Metric == "test_accuracy")?.Value ?? 0)).ToArray();
             Charts.Line(plot, points.Select(p => Math.Log10(p.lr)).ToArray(), points.Select(p => p.acc).ToArray(), Label(series), k++, markers: true,
-                pattern: series.EndsWith("_bn", StringComparison.Ordinal) ? ScottPlot.LinePattern.Solid : ScottPlot.LinePattern.Dashed);
+                shape: series.EndsWith("_bn", StringComparison.Ordinal) ? ScottPlot.MarkerShape.FilledCircle : ScottPlot.MarkerShape.OpenSquare);
         }
-        plot.Add.HorizontalLine(r.Get("settings", "run", "threshold"), 1, Charts.ColorAt(7), ScottPlot.LinePattern.Dotted);
+        Charts.Reference(plot, r.Get("settings", "run", "threshold"));
         Charts.LogX(plot);
-        string figure = Charts.Save(plot, dir, "sweep", ScottPlot.Alignment.LowerLeft);
+        string figure = Charts.Save(plot, dir, "sweep", ScottPlot.Alignment.MiddleRight);
         string Cell(string series, double lr)
         {
             var row = r.Rows.FirstOrDefault(x => x.Section == "sweep" && x.Series == series && x.X == lr);
@@ -100,12 +100,14 @@ internal sealed class LearningRateExperiment : Experiment
         w.Image(figure, "test accuracy vs learning rate");
         w.Table(["learning rate", .. Nets.Select(n => Label(n.Series))], Rates.Select(lr => new[] { G(lr) }.Concat(Nets.Select(n => Cell(n.Series, lr))).ToArray()));
         double Largest(string s) => r.Get("summary", s, "largest_lr_that_trains");
-        w.Table(["network", "largest learning rate that trains"], Nets.Select(n => new[] { Label(n.Series), G(Largest(n.Series)) }));
+        string Rate(string s) => double.IsNaN(Largest(s)) ? "none of the rates" : G(Largest(s));
+        w.Table(["network", "largest learning rate that trains"], Nets.Select(n => new[] { Label(n.Series), Rate(n.Series) }));
         double sig = Largest("sigmoid_bn") / Largest("sigmoid"), relu = Largest("relu_bn") / Largest("relu");
         bool held = sig > 1 && relu > 1;
         string verdict = (held ? "Held" : "Not shown in this run") +
-            $": the largest learning rate that still trains rose from {G(Largest("sigmoid"))} to {G(Largest("sigmoid_bn"))} with BN for sigmoid units " +
-            $"({G(sig)}x) and from {G(Largest("relu"))} to {G(Largest("relu_bn"))} for ReLU units ({G(relu)}x).";
+            $": the largest learning rate that still trains was {Rate("sigmoid")} without BN and {Rate("sigmoid_bn")} with BN for sigmoid units" +
+            (double.IsNaN(sig) ? "" : $" ({G(sig)}x)") + $", and {Rate("relu")} without and {Rate("relu_bn")} with BN for ReLU units" +
+            (double.IsNaN(relu) ? "." : $" ({G(relu)}x).");
         w.Heading("Conclusion");
         w.Paragraph(verdict);
         return verdict;

@@ -63,7 +63,7 @@ internal sealed class MnistExperiment : Experiment
         var (nx, ny) = r.Series("curve", "bn", "test_accuracy");
         Charts.Line(plot, bx, by, "without BN", 1);
         Charts.Line(plot, nx, ny, "with BN", 0);
-        if (!double.IsNaN(reach)) plot.Add.VerticalLine(reach, 1, Charts.ColorAt(7), ScottPlot.LinePattern.Dashed);
+        if (!double.IsNaN(reach)) Charts.ReferenceX(plot, reach);
         string accuracy = Charts.Save(plot, dir, "accuracy");
         var lossPlot = Charts.New("Training loss (mean over each evaluation interval)", "training step", "cross-entropy (nats)");
         Charts.Line(lossPlot, bx, r.Series("curve", "baseline", "train_loss").Y, "without BN", 1);

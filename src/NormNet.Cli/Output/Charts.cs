@@ -3,7 +3,8 @@ using ScottPlot;
 namespace NormNet.Cli.Output;
 
 /// <summary>Figures in the style of a paper's: title, labelled axes with units, a legend, large enough fonts;
-/// each saved as PNG (for reports) and SVG (for print).</summary>
+/// each saved as PNG (for reports) and SVG (for print). Lines are solid (Skia's SVG writer has no dash effects),
+/// told apart by colour and marker.</summary>
 internal static class Charts
 {
     public const int Width = 900, Height = 560;
@@ -15,6 +16,12 @@ internal static class Charts
     ];
 
     public static Color ColorAt(int i) => Palette[i % Palette.Length];
+
+    /// <summary>A thin grey reference line across the plot at y.</summary>
+    public static void Reference(Plot plot, double y) => plot.Add.HorizontalLine(y, 1, Colors.Gray);
+
+    /// <summary>A thin grey marker line across the plot at x.</summary>
+    public static void ReferenceX(Plot plot, double x) => plot.Add.VerticalLine(x, 1, Colors.Gray);
 
     /// <summary>A plot with title and axis labels set and readable fonts.</summary>
     public static Plot New(string title, string xLabel, string yLabel)
@@ -29,13 +36,13 @@ internal static class Charts
     }
 
     /// <summary>Adds a line series with a legend entry.</summary>
-    public static void Line(Plot plot, double[] x, double[] y, string label, int colorIndex, bool markers = false, LinePattern? pattern = null)
+    public static void Line(Plot plot, double[] x, double[] y, string label, int colorIndex, bool markers = false, MarkerShape shape = MarkerShape.FilledCircle)
     {
         var s = plot.Add.Scatter(x, y, ColorAt(colorIndex));
         s.LegendText = label;
         s.LineWidth = 2;
-        s.MarkerSize = markers ? 6 : 0;
-        if (pattern is { } p) s.LinePattern = p;
+        s.MarkerSize = markers ? 7 : 0;
+        s.MarkerShape = shape;
     }
 
     /// <summary>Log10 tick labels on the x axis for data already transformed with log10.</summary>

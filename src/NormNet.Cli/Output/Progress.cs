@@ -31,15 +31,19 @@ internal sealed class Progress
                 });
             return;
         }
-        int lastTenth = -1;
+        int lastTenth = 0;
         var started = DateTime.UtcNow;
+        var printed = started;
         Console.WriteLine($"{description} ...");
         work(v =>
         {
+            // a line per tenth of the work, at most one every 5 seconds
             int tenth = (int)(10 * v / Math.Max(1, total));
-            if (tenth <= lastTenth || tenth >= 10) return;
+            var now = DateTime.UtcNow;
+            if (tenth <= lastTenth || tenth >= 10 || (now - printed).TotalSeconds < 5) return;
             lastTenth = tenth;
-            Console.WriteLine($"  {description}: {10 * tenth}% ({(DateTime.UtcNow - started).TotalSeconds:F0} s)");
+            printed = now;
+            Console.WriteLine($"  {description}: {10 * tenth}% ({(now - started).TotalSeconds:F0} s)");
         });
         Console.WriteLine($"  {description}: done in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
     }
