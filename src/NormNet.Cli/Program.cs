@@ -25,7 +25,8 @@ namespace NormNet.Cli
             var parse = Build().Parse(args);
             if (parse.Errors.Count > 0)
             {
-                error.WriteLine($"normnet: {parse.Errors[0].Message} (see 'normnet {string.Join(' ', CommandPath(parse))} --help')");
+                string message = string.Join(' ', parse.Errors[0].Message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(p => p.Trim()));
+                error.WriteLine($"normnet: {message} (see 'normnet {string.Join(' ', CommandPath(parse))} --help')");
                 return 2;
             }
             try

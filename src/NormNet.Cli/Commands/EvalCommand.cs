@@ -66,6 +66,6 @@ internal static class EvalCommand
         for (int j = 0; j < classes; j++) table.AddColumn(new TableColumn(j.ToString(CultureInfo.InvariantCulture)).RightAligned());
         for (int i = 0; i < classes; i++)
             table.AddRow([i.ToString(CultureInfo.InvariantCulture), .. Enumerable.Range(0, classes).Select(j => result.Confusion[i, j].ToString(CultureInfo.InvariantCulture))]);
-        AnsiConsole.Write(table);
+        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) }).Write(table);
     }
 }
