@@ -16,6 +16,7 @@ namespace NormNet.Cli
             root.Subcommands.Add(TrainCommand.Create());
             root.Subcommands.Add(EvalCommand.Create());
             root.Subcommands.Add(ExperimentCommand.Create());
+            root.Subcommands.Add(ExportCommand.Create());
             return root;
         }
 

@@ -24,29 +24,7 @@ internal static class EvalCommand
         command.SetAction(r =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
-            string path = r.GetValue(checkpoint)!;
-            if (!File.Exists(path)) throw new UsageException($"checkpoint not found: {path}");
-            SafeTensorsFile file;
-            try { file = SafeTensors.Load(path); }
-            catch (InvalidDataException e) { throw new UsageException(e.Message); }
-            string name;
-            bool batchNorm;
-            TrainSettings? settings = file.Metadata.ContainsKey(TrainSettings.MetadataKey) ? TrainSettings.FromMetadata(file.Metadata, path) : null;
-            if (settings is not null)
-            {
-                if (r.GetValue(arch) is { } a && a != settings.Arch) throw new UsageException($"{path} is a checkpoint of {settings.Arch}, not {a}.");
-                if (r.GetValue(bn) is { } b && (b == "on") != settings.BatchNorm)
-                    throw new UsageException($"{path} was trained with --bn {(settings.BatchNorm ? "on" : "off")}, not {b}.");
-                (name, batchNorm) = (settings.Arch, settings.BatchNorm);
-            }
-            else
-            {
-                name = r.GetValue(arch) ?? throw new UsageException($"{path} has no NormNet training settings: pass --arch and --bn.");
-                batchNorm = r.GetValue(bn) != "off";
-            }
-            var model = Architectures.Create(name, batchNorm, new Rng(0));
-            try { ModelState.Load(model, file, "", strict: false, path); }
-            catch (InvalidDataException e) { throw new UsageException($"{e.Message} ({name}, BN {(batchNorm ? "on" : "off")})"); }
+            var (model, name, batchNorm) = CheckpointModel.Load(r.GetValue(checkpoint)!, r.GetValue(arch), r.GetValue(bn));
             var dataset = CommonOptions.LoadData(r.GetValue(data));
             var result = Trainer.Evaluate(model, new DataLoader(dataset.Test, 1000, shuffle: false, layout: Architectures.LayoutOf(name)));
             Print(result, dataset, name, batchNorm);

@@ -40,6 +40,7 @@ public sealed class CliTests : IDisposable
     [InlineData("train", "--help")]
     [InlineData("eval", "--help")]
     [InlineData("experiment", "--help")]
+    [InlineData("export", "onnx", "--help")]
     public void Help_IsAvailableEverywhere(params string[] args)
     {
         var r = Run(args);
@@ -87,6 +88,12 @@ public sealed class CliTests : IDisposable
         Assert.Contains("Confusion matrix", eval.Output);
 
         AssertUsage(Run("eval", Path.Combine(run, "model.safetensors"), "--arch", "cnn"), "is a checkpoint of mlp-sigmoid, not cnn");
+        string onnx = Path.Combine(_dir, "model.onnx");
+        var export = Run("export", "onnx", Path.Combine(run, "checkpoint.safetensors"), "--out", onnx, "--fold");
+        Assert.True(export.Code == 0, export.Error);
+        Assert.Contains("opset 15", export.Output);
+        Assert.True(new FileInfo(onnx).Length > 1000);
+        AssertUsage(Run("export", "onnx", Path.Combine(run, "checkpoint.safetensors")), "--out");
         AssertUsage(Run("train", "--resume", Path.Combine(run, "checkpoint.safetensors"), "--arch", "resnet"), "not resnet");
         AssertUsage(Run("train", "--resume", Path.Combine(run, "checkpoint.safetensors"), "--steps", "10"), "already at step 40");
         AssertUsage(Run("eval", Path.Combine(_dir, "missing.safetensors")), "checkpoint not found");
