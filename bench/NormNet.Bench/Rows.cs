@@ -6,7 +6,18 @@ internal static class Rows
     public static readonly string[] BatchNormShapes =
         ["60x100", "256x1024", "32x64x56x56", "32x64x56x56-cl", "128x256x14x14", "128x256x14x14-cl", "64x128x56x56", "64x128x56x56-cl"];
 
-    public static IEnumerable<Row> All()
+    public static IEnumerable<Row> All() => BatchNorm().Concat(TrainingSteps());
+
+    /// <summary>One training step (zero grad, forward, cross-entropy, backward, SGD lr 0.1) of the paper's MLP at batch 60
+    /// and of the cnn at batch 128, with and without BN, on fixed random inputs and labels, as pytorch_train.py measures.</summary>
+    public static IEnumerable<Row> TrainingSteps()
+    {
+        foreach (var (arch, batch, runs) in new[] { ("mlp", 60, 300), ("cnn", 128, 20) })
+            foreach (bool bn in new[] { false, true })
+                yield return new Row($"{arch} step bn={(bn ? "on" : "off")} batch={batch}", () => TrainingStep.Create(arch, bn, batch), 0, runs);
+    }
+
+    private static IEnumerable<Row> BatchNorm()
     {
         foreach (var shape in BatchNormShapes)
         {

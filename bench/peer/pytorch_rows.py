@@ -9,7 +9,7 @@ BN_SHAPES = ["60x100", "256x1024", "32x64x56x56", "32x64x56x56-cl", "128x256x14x
 
 
 def median_ms(f, runs=20):
-    for _ in range(3):
+    for _ in range(5):
         f()
     ts = []
     for _ in range(runs):
@@ -62,6 +62,43 @@ def bn_rows():
         yield f"bn eval-fwd {spec}", eval_fwd, 20
 
 
+def mlp(bn):
+    layers, d = [], 784
+    for _ in range(3):
+        layers.append(torch.nn.Linear(d, 100))
+        if bn: layers.append(torch.nn.BatchNorm1d(100))
+        layers.append(torch.nn.Sigmoid()); d = 100
+    return torch.nn.Sequential(*layers, torch.nn.Linear(100, 10))
+
+
+def cnn(bn):
+    def block(cin, cout):
+        return [torch.nn.Conv2d(cin, cout, 3, padding=1)] + ([torch.nn.BatchNorm2d(cout)] if bn else []) + \
+               [torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
+    head = [torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 128)] + ([torch.nn.BatchNorm1d(128)] if bn else []) + \
+           [torch.nn.ReLU(), torch.nn.Linear(128, 10)]
+    return torch.nn.Sequential(*block(1, 32), *block(32, 64), *head)
+
+
+def step_rows():
+    """One training step (zero_grad, forward, cross-entropy, backward, SGD lr 0.1) on fixed random data, as the
+    shared peers/pytorch_train.py measures it."""
+    for name, make, batch, shape, runs in [("mlp", mlp, 60, (784,), 300), ("cnn", cnn, 128, (1, 28, 28), 20)]:
+        for bn in (False, True):
+            def setup(make=make, bn=bn, batch=batch, shape=shape):
+                model = make(bn)
+                opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                loss = torch.nn.CrossEntropyLoss()
+                x = torch.randn(batch, *shape)
+                y = torch.randint(0, 10, (batch,))
+                def step():
+                    opt.zero_grad()
+                    loss(model(x), y).backward()
+                    opt.step()
+                return step
+            yield f"{name} step bn={'on' if bn else 'off'} batch={batch}", setup, runs
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -69,7 +106,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    for rid, setup, runs in bn_rows():
+    for rid, setup, runs in list(bn_rows()) + list(step_rows()):
         if a.filter not in rid:
             continue
         f = setup()

@@ -1,11 +1,14 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using NormNet.Threading;
 
 namespace NormNet.Kernels;
 
 /// <summary>
-/// Unfolds image patches into matrix columns (im2col) so a convolution becomes one matrix product, and folds
-/// column gradients back (col2im). Layout: cols is (C*kh*kw, N*OutH*OutW); row (c, i, j) holds input pixel
-/// (c, oy*s - p + i, ox*s - p + j) of every output position (n, oy, ox), zero outside the image.
+/// Unfolds image patches into matrix columns (im2col) so a convolution becomes a matrix product, and folds column
+/// gradients back (col2im). Per image, cols is (C*kh*kw, OutH*OutW): row (c, i, j) holds input pixel
+/// (c, oy*s - p + i, ox*s - p + j) of every output position (oy, ox), zero outside the image. For a batch the
+/// images' blocks follow each other: cols is (N, C*kh*kw, OutH*OutW).
 /// </summary>
 public static unsafe class Im2Col
 {
@@ -15,27 +18,27 @@ public static unsafe class Im2Col
         public ConvGeometry G;
     }
 
-    // x: (N, C, H, W) -> cols: (C*kh*kw, N*OH*OW)
-    /// <summary>cols[(c*kh + i)*kw + j, n*P + oy*OW + ox] = x[n, c, oy*s - p + i, ox*s - p + j] (or 0).</summary>
+    // x: (N, C, H, W) -> cols: (N, C*kh*kw, OH*OW)
+    /// <summary>cols[n, (c*kh + i)*kw + j, oy*OW + ox] = x[n, c, oy*s - p + i, ox*s - p + j] (or 0), in parallel over images.</summary>
     public static void Unfold(ReadOnlySpan<float> x, ConvGeometry g, Span<float> cols)
     {
         Check(x.Length, cols.Length, g);
         fixed (float* px = x, pc = cols)
         {
             var a = new Args { X = px, Cols = pc, G = g };
-            Parallelism.For(Chunks(g), &a, &UnfoldChannel);
+            Parallelism.For(g.N, &a, &UnfoldChunk);
         }
     }
 
-    // dcols: (C*kh*kw, N*OH*OW) -> dx: (N, C, H, W), overwritten
-    /// <summary>dx[n, c, y, x] = sum of dcols over every (i, j, oy, ox) that read that pixel (the adjoint of <see cref="Unfold"/>).</summary>
-    public static void Fold(ReadOnlySpan<float> dcols, ConvGeometry g, Span<float> dx)
+    // cols: (N, C*kh*kw, OH*OW) -> dx: (N, C, H, W), overwritten
+    /// <summary>dx[n, c, y, x] = sum of the column entries that read that pixel (the adjoint of <see cref="Unfold"/>).</summary>
+    public static void Fold(ReadOnlySpan<float> cols, ConvGeometry g, Span<float> dx)
     {
-        Check(dx.Length, dcols.Length, g);
-        fixed (float* px = dx, pc = dcols)
+        Check(dx.Length, cols.Length, g);
+        fixed (float* px = dx, pc = cols)
         {
             var a = new Args { X = px, Cols = pc, G = g };
-            Parallelism.For(Chunks(g), &a, &FoldChannel);
+            Parallelism.For(g.N, &a, &FoldChunk);
         }
     }
 
@@ -46,79 +49,95 @@ public static unsafe class Im2Col
             throw new ArgumentException($"Im2Col: image has {xLength} elements (expected {x}), columns {colsLength} (expected {cols}) for {g}.");
     }
 
-    /// <summary>One chunk per input channel when the job is big enough to share.</summary>
-    private static int Chunks(ConvGeometry g) => (long)g.PatchSize * g.N * g.OutPlane < 65536 ? 1 : g.C;
-
-    private static void UnfoldChannel(void* state, int chunk)
+    private static void UnfoldChunk(void* state, int n)
     {
         var a = (Args*)state;
         var g = a->G;
-        int c0 = 0, c1 = g.C;
-        if (Chunks(g) != 1) { c0 = chunk; c1 = chunk + 1; }
+        UnfoldImage(a->X + (long)n * g.C * g.H * g.W, g, a->Cols + (long)n * g.PatchSize * g.OutPlane);
+    }
+
+    private static void FoldChunk(void* state, int n)
+    {
+        var a = (Args*)state;
+        var g = a->G;
+        FoldImage(a->Cols + (long)n * g.PatchSize * g.OutPlane, g, a->X + (long)n * g.C * g.H * g.W);
+    }
+
+    /// <summary>The output columns [ox0, ox1) whose input column ox*s - p + j lies inside the image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int First, int End) ValidColumns(ConvGeometry g, int j)
+    {
+        int first = Math.Max(0, (g.Padding - j + g.Stride - 1) / g.Stride);
+        int end = Math.Min(g.OutW, (g.W + g.Padding - j + g.Stride - 1) / g.Stride);
+        return (first, Math.Max(first, end));
+    }
+
+    // x: (C, H, W) of one image -> cols: (C*kh*kw, OH*OW)
+    /// <summary>im2col of one image; stride-1 rows are contiguous copies with zeroed borders.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void UnfoldImage(float* x, ConvGeometry g, float* cols)
+    {
         int oh = g.OutH, ow = g.OutW, plane = oh * ow;
-        long rowLength = (long)g.N * plane;
-        for (int c = c0; c < c1; c++)
+        for (int c = 0; c < g.C; c++)
             for (int i = 0; i < g.KH; i++)
                 for (int j = 0; j < g.KW; j++)
                 {
-                    float* row = a->Cols + ((long)(c * g.KH + i) * g.KW + j) * rowLength;
-                    for (int n = 0; n < g.N; n++)
+                    float* row = cols + (long)((c * g.KH + i) * g.KW + j) * plane;
+                    var (first, end) = ValidColumns(g, j);
+                    for (int oy = 0; oy < oh; oy++)
                     {
-                        float* src = a->X + ((long)n * g.C + c) * g.H * g.W;
-                        float* dst = row + (long)n * plane;
-                        for (int oy = 0; oy < oh; oy++)
+                        int y = oy * g.Stride - g.Padding + i;
+                        float* d = row + oy * ow;
+                        if ((uint)y >= (uint)g.H || first >= end)
                         {
-                            int y = oy * g.Stride - g.Padding + i;
-                            float* d = dst + oy * ow;
-                            if ((uint)y >= (uint)g.H)
-                            {
-                                new Span<float>(d, ow).Clear();
-                                continue;
-                            }
-                            float* s = src + y * g.W;
-                            for (int ox = 0; ox < ow; ox++)
-                            {
-                                int x = ox * g.Stride - g.Padding + j;
-                                d[ox] = (uint)x < (uint)g.W ? s[x] : 0f;
-                            }
+                            new Span<float>(d, ow).Clear();
+                            continue;
                         }
+                        float* s = x + ((long)c * g.H + y) * g.W;
+                        for (int ox = 0; ox < first; ox++) d[ox] = 0;
+                        if (g.Stride == 1)
+                            new ReadOnlySpan<float>(s + first - g.Padding + j, end - first).CopyTo(new Span<float>(d + first, end - first));
+                        else
+                            for (int ox = first; ox < end; ox++) d[ox] = s[ox * g.Stride - g.Padding + j];
+                        for (int ox = end; ox < ow; ox++) d[ox] = 0;
                     }
                 }
     }
 
-    private static void FoldChannel(void* state, int chunk)
+    // cols: (C*kh*kw, OH*OW) of one image -> dx: (C, H, W), overwritten
+    /// <summary>col2im of one image: every column entry is added back to the pixel it was read from.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FoldImage(float* cols, ConvGeometry g, float* dx)
     {
-        var a = (Args*)state;
-        var g = a->G;
-        int c0 = 0, c1 = g.C;
-        if (Chunks(g) != 1) { c0 = chunk; c1 = chunk + 1; }
         int oh = g.OutH, ow = g.OutW, plane = oh * ow;
-        long rowLength = (long)g.N * plane;
-        for (int c = c0; c < c1; c++)
-        {
-            for (int n = 0; n < g.N; n++) new Span<float>(a->X + ((long)n * g.C + c) * g.H * g.W, g.H * g.W).Clear();
+        new Span<float>(dx, g.C * g.H * g.W).Clear();
+        for (int c = 0; c < g.C; c++)
             for (int i = 0; i < g.KH; i++)
                 for (int j = 0; j < g.KW; j++)
                 {
-                    float* row = a->Cols + ((long)(c * g.KH + i) * g.KW + j) * rowLength;
-                    for (int n = 0; n < g.N; n++)
+                    float* row = cols + (long)((c * g.KH + i) * g.KW + j) * plane;
+                    var (first, end) = ValidColumns(g, j);
+                    if (first >= end) continue;
+                    for (int oy = 0; oy < oh; oy++)
                     {
-                        float* dst = a->X + ((long)n * g.C + c) * g.H * g.W;
-                        float* src = row + (long)n * plane;
-                        for (int oy = 0; oy < oh; oy++)
-                        {
-                            int y = oy * g.Stride - g.Padding + i;
-                            if ((uint)y >= (uint)g.H) continue;
-                            float* s = src + oy * ow;
-                            float* d = dst + y * g.W;
-                            for (int ox = 0; ox < ow; ox++)
-                            {
-                                int x = ox * g.Stride - g.Padding + j;
-                                if ((uint)x < (uint)g.W) d[x] += s[ox];
-                            }
-                        }
+                        int y = oy * g.Stride - g.Padding + i;
+                        if ((uint)y >= (uint)g.H) continue;
+                        float* s = row + oy * ow;
+                        float* d = dx + ((long)c * g.H + y) * g.W;
+                        // dx[y, ox*s - p + j] += cols[.., oy*OW + ox]
+                        if (g.Stride == 1) AddInPlace(d + first - g.Padding + j, s + first, end - first);
+                        else for (int ox = first; ox < end; ox++) d[ox * g.Stride - g.Padding + j] += s[ox];
                     }
                 }
-        }
+    }
+
+    /// <summary>d[k] += s[k].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddInPlace(float* d, float* s, int n)
+    {
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; k <= n - 8; k += 8) Vector256.Store(Vector256.Load(d + k) + Vector256.Load(s + k), d + k);
+        for (; k < n; k++) d[k] += s[k];
     }
 }

@@ -93,6 +93,11 @@ public static unsafe class Pooling
         var a = (Args*)state;
         var g = a->G;
         var (first, end) = PlaneRange(a, chunk);
+        if (g is { KH: 2, KW: 2, Stride: 2, Padding: 0 })
+        {
+            MaxForward2x2(a, first, end);
+            return;
+        }
         for (long p = first; p < end; p++)
         {
             float* x = a->X + p * g.H * g.W, y = a->Y + p * g.OutPlane;
@@ -123,6 +128,39 @@ public static unsafe class Pooling
                     y[oy * g.OutW + ox] = best;
                     idx[oy * g.OutW + ox] = at;
                 }
+        }
+    }
+
+    /// <summary>The common 2x2, stride-2 window without padding: four loads, no bounds checks.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void MaxForward2x2(Args* a, long first, long end)
+    {
+        var g = a->G;
+        for (long p = first; p < end; p++)
+        {
+            float* x = a->X + p * g.H * g.W, y = a->Y + p * g.OutPlane;
+            int* idx = a->Index + p * g.OutPlane;
+            for (int oy = 0; oy < g.OutH; oy++)
+            {
+                int r0 = 2 * oy * g.W, r1 = r0 + g.W;
+                float* top = x + r0, bottom = x + r1;
+                float* yo = y + oy * g.OutW;
+                int* io = idx + oy * g.OutW;
+                for (int ox = 0; ox < g.OutW; ox++)
+                {
+                    // max of the window in row-major order, the first of equal values winning: branch-free, since
+                    // which of four random values is largest is unpredictable; NaN (rare) takes the general path
+                    int c = 2 * ox;
+                    float t0 = top[c], t1 = top[c + 1], b0 = bottom[c], b1 = bottom[c + 1];
+                    float m = MathF.Max(MathF.Max(t0, t1), MathF.Max(b0, b1));
+                    int notT0 = t0 == m ? 0 : 1, notT1 = t1 == m ? 0 : 1, notB0 = b0 == m ? 0 : 1;
+                    int code = notT0 * (1 + notT1 * (1 + notB0)); // 0..3: t0, t1, b0, b1
+                    int at = (code >> 1) * g.W + (code & 1) + r0 + c;
+                    if (float.IsNaN(m)) at = float.IsNaN(t0) ? r0 + c : float.IsNaN(t1) ? r0 + c + 1 : float.IsNaN(b0) ? r1 + c : r1 + c + 1;
+                    yo[ox] = m;
+                    io[ox] = at;
+                }
+            }
         }
     }
 

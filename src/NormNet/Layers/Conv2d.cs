@@ -3,12 +3,13 @@ using NormNet.Kernels;
 namespace NormNet.Layers;
 
 /// <summary>2-D convolution over (N, C_in, H, W) input, as <c>torch.nn.Conv2d</c> (square kernel, equal stride
-/// and zero padding on both axes, no dilation or groups), computed as im2col plus one matrix product per batch.</summary>
+/// and zero padding on both axes, no dilation or groups), computed as im2col plus one matrix product per image
+/// (<see cref="ConvolutionKernels"/>).</summary>
 /// <remarks>Weights start Kaiming-uniform with fan-in C_in*k*k and the bias U(-1/sqrt(fan-in), 1/sqrt(fan-in)), PyTorch's defaults.</remarks>
 public sealed class Conv2d : Module
 {
-    private Tensor? _input, _output, _gradInput;
-    private float[] _cols = [], _gradCols = [], _product = [];
+    private Tensor? _input, _output, _gradInput, _zeros;
+    private float[] _cols = [];
     private ConvGeometry _geometry;
 
     /// <summary>Creates the layer with PyTorch's default initialization.</summary>
@@ -64,14 +65,10 @@ public sealed class Conv2d : Module
             throw new ArgumentException($"Conv2d({InChannels}, {OutChannels}) expected input (N, {InChannels}, H, W), got {input.ShapeString}.", nameof(input));
         var g = new ConvGeometry(input.Dim(0), InChannels, input.Dim(2), input.Dim(3), KernelSize, KernelSize, Stride, Padding);
         g.Validate("Conv2d");
-        int k = g.PatchSize, columns = g.N * g.OutPlane;
-        EnsureScratch(ref _cols, (long)k * columns);
-        EnsureScratch(ref _product, (long)OutChannels * columns);
-        // cols = im2col(x); Y' (C_out x N*P) = W cols; y[n, co, p] = Y'[co, n*P + p] + b[co]
-        Im2Col.Unfold(input.ReadOnlySpan, g, _cols.AsSpan(0, k * columns));
-        Gemm.Sgemm(false, false, OutChannels, columns, k, 1f, Weight.Value.ReadOnlySpan, k, _cols, columns, 0f, _product, columns);
+        EnsureScratch(ref _cols, (long)g.PatchSize * g.N * g.OutPlane);
         var output = Reuse(ref _output, [g.N, OutChannels, g.OutH, g.OutW]);
-        Layout.ChannelMajorToBatchMajor(_product, g.N, OutChannels, g.OutPlane, Bias is null ? default : Bias.Value.ReadOnlySpan, output.Span);
+        ConvolutionKernels.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, Bias is null ? default : Bias.Value.ReadOnlySpan, g, OutChannels,
+            _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), output.Span);
         _input = input;
         _geometry = g;
         return output;
@@ -82,16 +79,10 @@ public sealed class Conv2d : Module
     {
         CheckGradient(gradOutput, _input is null ? null : _output);
         var g = _geometry;
-        int k = g.PatchSize, columns = g.N * g.OutPlane;
-        // dY' (C_out x N*P) from dy (N, C_out, P); dW += dY' cols^T; db += row sums; dcols = W^T dY'; dx = col2im(dcols)
-        Layout.BatchMajorToChannelMajor(gradOutput.ReadOnlySpan, g.N, OutChannels, g.OutPlane, _product);
-        Gemm.Sgemm(false, true, OutChannels, k, columns, 1f, _product, columns, _cols, columns, 1f, Weight.Grad.Span, k);
-        if (Bias is not null) Reductions.AddChannelSums(_product.AsSpan(0, OutChannels * columns), 1, OutChannels, columns, Bias.Grad.Span);
-        EnsureScratch(ref _gradCols, (long)k * columns);
-        Gemm.Sgemm(true, false, k, columns, OutChannels, 1f, Weight.Value.ReadOnlySpan, k, _product, columns, 0f, _gradCols, columns);
-        var gradInput = Reuse(ref _gradInput, _input!.Dims);
-        Im2Col.Fold(_gradCols.AsSpan(0, k * columns), g, gradInput.Span);
-        return gradInput;
+        var gradInput = RequiresInputGradient ? Reuse(ref _gradInput, _input!.Dims) : null;
+        ConvolutionKernels.Backward(gradOutput.ReadOnlySpan, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), Weight.Value.ReadOnlySpan, g, OutChannels,
+            gradInput is null ? default : gradInput.Span, Weight.Grad.Span, Bias is null ? default : Bias.Grad.Span);
+        return gradInput ?? Zeros(ref _zeros, _input!.Dims);
     }
 
     private static void EnsureScratch(ref float[] buffer, long length)

@@ -7,7 +7,7 @@ namespace NormNet.Layers;
 /// from <c>rng</c> (or <see cref="Rng.Global"/>); use <see cref="Init"/> for others.</remarks>
 public sealed class Linear : Module
 {
-    private Tensor? _input, _output, _gradInput;
+    private Tensor? _input, _output, _gradInput, _zeros;
 
     /// <summary>Creates the layer with PyTorch's default initialization.</summary>
     public Linear(int inFeatures, int outFeatures, bool bias = true, Rng? rng = null)
@@ -65,6 +65,7 @@ public sealed class Linear : Module
         Gemm.Sgemm(true, false, OutFeatures, InFeatures, n, 1f, gradOutput.ReadOnlySpan, OutFeatures,
             input.ReadOnlySpan, InFeatures, 1f, Weight.Grad.Span, InFeatures);
         if (Bias is not null) Reductions.AddColumnSums(gradOutput.ReadOnlySpan, n, OutFeatures, Bias.Grad.Span);
+        if (!RequiresInputGradient) return Zeros(ref _zeros, input.Dims);
         var gradInput = Reuse(ref _gradInput, input.Dims);
         Gemm.Sgemm(false, false, n, InFeatures, OutFeatures, 1f, gradOutput.ReadOnlySpan, OutFeatures,
             Weight.Value.ReadOnlySpan, InFeatures, 0f, gradInput.Span, InFeatures);

@@ -18,6 +18,13 @@ public abstract class Module
     /// <summary>Whether the module is in training mode (the default) rather than evaluation mode.</summary>
     public bool Training { get; private set; } = true;
 
+    /// <summary>Whether <see cref="Backward"/> must compute the gradient with respect to the input (default true).
+    /// A network's first layer does not need it when its input is data: <see cref="Training.Trainer"/> sets this to
+    /// false on the model, which passes it to its first layer, and a Linear or Conv2d then skips that product and
+    /// returns zeros from <see cref="Backward"/> (parameter gradients are still computed), as PyTorch does for an
+    /// input that does not require grad.</summary>
+    public virtual bool RequiresInputGradient { get; set; } = true;
+
     /// <summary>Computes the output and remembers what the backward pass needs.</summary>
     public abstract Tensor Forward(Tensor input);
 
@@ -103,6 +110,14 @@ public abstract class Module
     public void ZeroGrad()
     {
         foreach (var p in Parameters()) p.ZeroGrad();
+    }
+
+    /// <summary>A zero tensor of <paramref name="shape"/>, kept in <paramref name="buffer"/> (zeroed only when (re)allocated):
+    /// what a layer returns from Backward when <see cref="RequiresInputGradient"/> is false.</summary>
+    protected static Tensor Zeros(ref Tensor? buffer, ReadOnlySpan<int> shape)
+    {
+        if (buffer is null || !buffer.HasShape(shape)) buffer = Tensor.Zeros(shape.ToArray());
+        return buffer;
     }
 
     /// <summary>Returns <paramref name="buffer"/> if it has <paramref name="shape"/>, else a new tensor of that shape stored in it.</summary>

@@ -17,6 +17,19 @@ public sealed class Residual : Module
         Shortcut = shortcut;
     }
 
+    /// <inheritdoc />
+    /// <remarks>Passed on to the body and the shortcut, which both see this block's input.</remarks>
+    public override bool RequiresInputGradient
+    {
+        get => base.RequiresInputGradient;
+        set
+        {
+            base.RequiresInputGradient = value;
+            Body.RequiresInputGradient = value;
+            if (Shortcut is not null) Shortcut.RequiresInputGradient = value;
+        }
+    }
+
     /// <summary>f in x + f(x).</summary>
     public Module Body { get; }
 

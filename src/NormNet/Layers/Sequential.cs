@@ -13,6 +13,18 @@ public sealed class Sequential : Module
         _modules = [.. modules];
     }
 
+    /// <inheritdoc />
+    /// <remarks>Passed on to the first module, the only one that sees this container's input.</remarks>
+    public override bool RequiresInputGradient
+    {
+        get => base.RequiresInputGradient;
+        set
+        {
+            base.RequiresInputGradient = value;
+            if (_modules.Count > 0) _modules[0].RequiresInputGradient = value;
+        }
+    }
+
     /// <summary>The number of modules.</summary>
     public int Count => _modules.Count;
 
@@ -24,6 +36,7 @@ public sealed class Sequential : Module
     {
         ArgumentNullException.ThrowIfNull(module);
         module.Train(Training);
+        if (_modules.Count == 0) module.RequiresInputGradient = RequiresInputGradient;
         _modules.Add(module);
         return this;
     }

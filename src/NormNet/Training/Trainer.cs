@@ -14,7 +14,8 @@ namespace NormNet.Training;
 /// that make a resumed run bit-identical to an uninterrupted one.
 /// </summary>
 /// <remarks>Callbacks (<see cref="StepCompleted"/>, <see cref="Evaluated"/>) let experiments record per-layer
-/// statistics; they run on the training thread between steps.</remarks>
+/// statistics; they run on the training thread between steps. The trainer sets the model's
+/// <see cref="Module.RequiresInputGradient"/> to false, since the gradient with respect to the data is never used.</remarks>
 public sealed class Trainer
 {
     private readonly CrossEntropyLoss _loss = new();
@@ -30,6 +31,7 @@ public sealed class Trainer
         Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
         Train = train ?? throw new ArgumentNullException(nameof(train));
         Schedule = schedule;
+        Model.RequiresInputGradient = false; // the input is data: its gradient is never used
     }
 
     /// <summary>The network.</summary>

@@ -23,6 +23,29 @@ public class ContainerTests
     }
 
     [Fact]
+    public void WithoutInputGradient_FirstLayerSkipsIt_ButParameterGradientsAreUnchanged()
+    {
+        Sequential Build() => new(new Conv2d(2, 3, 3, padding: 1, rng: new Rng(1)), new ReLU(), new Flatten(), new Linear(3 * 16, 4, rng: new Rng(2)));
+        var x = RandomTensor(20, 2, 2, 4, 4);
+        var g = RandomTensor(21, 2, 4);
+        var full = Build();
+        full.Forward(x);
+        var dxFull = full.Backward(g);
+        var lean = Build();
+        lean.RequiresInputGradient = false;
+        Assert.False(lean[0].RequiresInputGradient);
+        Assert.True(lean[3].RequiresInputGradient);
+        lean.Forward(x);
+        var dx = lean.Backward(g);
+        Assert.All(dx.ToArray(), v => Assert.Equal(0f, v));
+        Assert.Contains(dxFull.ToArray(), v => v != 0);
+        Assert.Equal(full.Parameters().Select(p => p.Grad.ToArray()), lean.Parameters().Select(p => p.Grad.ToArray()));
+        var first = new Linear(3, 2, rng: new Rng(3));
+        var seq = new Sequential { RequiresInputGradient = false }.Add(first);
+        Assert.False(first.RequiresInputGradient);
+    }
+
+    [Fact]
     public void Residual_AddsIdentityGradient()
     {
         var lin = new Linear(4, 4, rng: new Rng(3));
