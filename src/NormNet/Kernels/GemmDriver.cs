@@ -30,9 +30,11 @@ internal static unsafe class GemmDriver
     /// <summary>Packing cost per element of op(A) or op(B), in flops of micro-kernel time (measured: packing
     /// moves ~9 elements/ns, the micro-kernel does ~200 GFLOP/s).</summary>
     private const double PackFlops = 22;
-    /// <summary>Cost of handing chunks to other threads, in flops of micro-kernel time (an estimate, ~3 us: a
-    /// spinning worker answers in ~0.2 us, a sleeping one takes longer; 2 threads already win at 60 x 100 x 100).</summary>
-    private const double DispatchFlops = 6e5;
+    /// <summary>Cost of handing chunks to other threads, in flops of micro-kernel time. Waking a worker costs ~3 us, but
+    /// the real price is paid afterwards: the layers that read a product computed on two cores find half of it in the
+    /// other core's cache (measured on the paper's MLP step: BN, sigmoid and SGD ran 2-4x slower, and the whole step
+    /// was 25% slower on 2 threads than on 1). So only products above ~100 us of work are split.</summary>
+    private const double DispatchFlops = 2e7;
     private const int MaxChunks = 64;
     /// <summary>Up to this many rows of op(A), a non-transposed B is read in place instead of packed.</summary>
     internal const int InPlaceRows = 144;
