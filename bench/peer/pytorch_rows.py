@@ -33,14 +33,14 @@ def bn_case(spec):
 
 def bn_rows():
     for spec in BN_SHAPES:
-        def train_fwd():
+        def train_fwd(spec=spec):
             bn, x, _ = bn_case(spec)
             bn.train()
             def f():
                 with torch.no_grad():
                     bn(x)
             return f
-        def backward():
+        def backward(spec=spec):
             bn, x, g = bn_case(spec)
             bn.train()
             x.requires_grad_(True)
@@ -50,7 +50,7 @@ def bn_rows():
                 bn.zero_grad(set_to_none=True)
                 y.backward(g, retain_graph=True)
             return f
-        def eval_fwd():
+        def eval_fwd(spec=spec):
             bn, x, _ = bn_case(spec)
             bn.eval()
             def f():

@@ -17,7 +17,7 @@ public static unsafe partial class BatchNorm
         int chunks = elements < MinParallelElements ? 1 : (int)Math.Min(MaxRowChunks, (elements + 65535) / 65536);
         chunks = Math.Min(chunks, rows);
         rowsPerChunk = (rows + chunks - 1) / chunks;
-        subRows = Math.Clamp(16384 / channels, 16, 256);
+        subRows = Math.Clamp(131072 / channels, 16, 4096); // up to 512 KB: the second pass finds the block in L2
         return (rows + rowsPerChunk - 1) / rowsPerChunk;
     }
 
@@ -25,7 +25,7 @@ public static unsafe partial class BatchNorm
     private static void RowsTrainingForward<TS, TV>(ref Args a) where TS : ISimd<TV> where TV : struct
     {
         int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
-        double[] parts = ArrayPool<double>.Shared.Rent(2 * chunks * c);
+        double[] parts = ArrayPool<double>.Shared.Rent(4 * chunks * c);
         float[] scratch = ArrayPool<float>.Shared.Rent(4 * chunks * c + 4 * c);
         try
         {
@@ -80,9 +80,11 @@ public static unsafe partial class BatchNorm
     private static void RowsStatsChunk<TS, TV>(void* state, int chunk) where TS : ISimd<TV> where TV : struct
     {
         ref Args a = ref *(Args*)state;
-        int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
+        int c = a.C, chunks = (a.N + a.RowsPerChunk - 1) / a.RowsPerChunk;
+        int r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
         double* mean = a.PartA + chunk * c, m2 = a.PartB + chunk * c;
-        float* acc = a.Scratch + 4 * chunk * c, pivot = acc + c, hi = pivot + c, lo = hi + c;
+        double* sumD = a.PartA + 2L * chunks * c + 2L * chunk * c, sumD2 = sumD + c;
+        float* pivot = a.Scratch + 4 * chunk * c, hi = pivot + c, lo = hi + c;
         long n = 0;
         for (int r = r0; r < r1; r += a.SubRows)
         {
@@ -90,24 +92,23 @@ public static unsafe partial class BatchNorm
             float* xs = a.X + (long)r * c;
             // sub-block mean: pivot + sum(x - pivot) / rows, with the first row as pivot
             new Span<float>(xs, c).CopyTo(new Span<float>(pivot, c));
-            new Span<float>(acc, c).Clear();
-            BatchNormLoops.RowsSumShifted<TS, TV>(xs, rows, c, pivot, acc);
+            new Span<double>(sumD, c).Clear();
+            BatchNormLoops.RowsSumShifted<TS, TV>(xs, rows, c, pivot, sumD);
             for (int j = 0; j < c; j++)
             {
-                double mb = pivot[j] + (double)acc[j] / rows;
+                double mb = pivot[j] + sumD[j] / rows;
                 hi[j] = (float)mb;
                 lo[j] = (float)(mb - hi[j]);
             }
             // corrected two-pass while the block is in cache: d = x - mean_b; the sub-block's
-            // mean += sum(d) / rows; M2 = sum(d^2) - sum(d)^2 / rows
-            new Span<float>(acc, c).Clear();
-            new Span<float>(pivot, c).Clear();
-            BatchNormLoops.RowsSumDeviations<TS, TV>(xs, rows, c, hi, lo, pivot, acc);
+            // mean += sum(d) / rows; M2 = sum(d^2) - sum(d)^2 / rows; then Chan's merge into the chunk's (n, mean, M2)
+            new Span<double>(sumD, 2 * c).Clear();
+            BatchNormLoops.RowsSumDeviations<TS, TV>(xs, rows, c, hi, lo, sumD, sumD2);
+            double inv = 1.0 / rows, total = n + rows, wNew = rows / total, wCross = n * (double)rows / total;
             for (int j = 0; j < c; j++)
             {
-                double sumD = pivot[j];
-                double mb = (double)hi[j] + lo[j] + sumD / rows;
-                double m2b = Math.Max(0, acc[j] - sumD * sumD / rows);
+                double mb = (double)hi[j] + lo[j] + sumD[j] * inv;
+                double m2b = Math.Max(0, sumD2[j] - sumD[j] * sumD[j] * inv);
                 if (n == 0)
                 {
                     mean[j] = mb;
@@ -115,9 +116,8 @@ public static unsafe partial class BatchNorm
                     continue;
                 }
                 double delta = mb - mean[j];
-                long total = n + rows;
-                mean[j] += delta * rows / total;
-                m2[j] += m2b + delta * delta * ((double)n * rows / total);
+                mean[j] += delta * wNew;
+                m2[j] += m2b + delta * delta * wCross;
             }
             n += rows;
         }
@@ -129,8 +129,8 @@ public static unsafe partial class BatchNorm
         ref Args a = ref *(Args*)state;
         int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
         // y = (x - mean) * (gamma * invstd) + beta, per row
-        for (int r = r0; r < r1; r++)
-            BatchNormLoops.RowNormalize<TS, TV>(a.X + (long)r * c, a.Y + (long)r * c, c, a.Hi, a.Lo, a.Scale, a.Shift);
+        BatchNormLoops.RowsNormalize<TS, TV>(a.X + (long)r0 * c, a.Y + (long)r0 * c, r1 - r0, c, a.Hi, a.Lo, a.Scale, a.Shift, a.Stream);
+        EndStreaming(a.Stream);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -196,22 +196,9 @@ public static unsafe partial class BatchNorm
         ref Args a = ref *(Args*)state;
         int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
         double* sumDy = a.PartA + chunk * c, sumDyD = a.PartB + chunk * c;
-        float* s = a.Scratch + 2 * chunk * c, t = s + c;
         new Span<double>(sumDy, c).Clear();
         new Span<double>(sumDyD, c).Clear();
-        for (int r = r0; r < r1; r += a.SubRows)
-        {
-            int rows = Math.Min(a.SubRows, r1 - r);
-            long o = (long)r * c;
-            // float sums over one sub-block, then into double
-            new Span<float>(s, 2 * c).Clear();
-            BatchNormLoops.RowsSumGrad<TS, TV>(a.Dy + o, a.X + o, rows, c, a.Hi, a.Lo, s, t);
-            for (int j = 0; j < c; j++)
-            {
-                sumDy[j] += s[j];
-                sumDyD[j] += t[j];
-            }
-        }
+        BatchNormLoops.RowsSumGrad<TS, TV>(a.Dy + (long)r0 * c, a.X + (long)r0 * c, r1 - r0, c, a.Hi, a.Lo, sumDy, sumDyD);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -219,11 +206,9 @@ public static unsafe partial class BatchNorm
     {
         ref Args a = ref *(Args*)state;
         int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
-        for (int r = r0; r < r1; r++)
-        {
-            long o = (long)r * c;
-            if (a.Frozen) BatchNormLoops.RowScaleShift<TS, TV>(a.Dy + o, a.Dx + o, c, a.Scale, a.NegC1); // dx = dy * k (NegC1 = 0)
-            else BatchNormLoops.RowApplyGrad<TS, TV>(a.Dy + o, a.X + o, a.Dx + o, c, a.Hi, a.Lo, a.Scale, a.NegC1, a.NegC2);
-        }
+        long o = (long)r0 * c;
+        if (a.Frozen) BatchNormLoops.RowsScaleShift<TS, TV>(a.Dy + o, a.Dx + o, r1 - r0, c, a.Scale, a.NegC1, a.Stream); // dx = dy * k (NegC1 = 0)
+        else BatchNormLoops.RowsApplyGrad<TS, TV>(a.Dy + o, a.X + o, a.Dx + o, r1 - r0, c, a.Hi, a.Lo, a.Scale, a.NegC1, a.NegC2, a.Stream);
+        EndStreaming(a.Stream);
     }
 }

@@ -55,7 +55,7 @@ public static unsafe partial class BatchNorm
             }
             fixed (float* px = x, py = y, pc = coefficients)
             {
-                var args = new Args { X = px, Y = py, Scale = pc, Shift = pc + c, N = shape.Outer, C = c, S = shape.Inner };
+                var args = new Args { X = px, Y = py, Scale = pc, Shift = pc + c, N = shape.Outer, C = c, S = shape.Inner, Stream = Streams(shape) };
                 if (shape.Inner == 1)
                 {
                     int chunks = RowChunks(shape.Outer, c, out args.RowsPerChunk, out args.SubRows);
@@ -111,8 +111,9 @@ public static unsafe partial class BatchNorm
         {
             int c = (int)(p % a.C);
             // y = x * alpha[c] + shift[c]
-            BatchNormLoops.PlaneScaleShift<TS, TV>(a.X + p * a.S, a.Y + p * a.S, a.S, a.Scale[c], a.Shift[c]);
+            BatchNormLoops.PlaneScaleShift<TS, TV>(a.X + p * a.S, a.Y + p * a.S, a.S, a.Scale[c], a.Shift[c], a.Stream);
         }
+        EndStreaming(a.Stream);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -121,7 +122,7 @@ public static unsafe partial class BatchNorm
         ref Args a = ref *(Args*)state;
         int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
         // y[r, :] = x[r, :] * alpha + shift
-        for (int r = r0; r < r1; r++)
-            BatchNormLoops.RowScaleShift<TS, TV>(a.X + (long)r * c, a.Y + (long)r * c, c, a.Scale, a.Shift);
+        BatchNormLoops.RowsScaleShift<TS, TV>(a.X + (long)r0 * c, a.Y + (long)r0 * c, r1 - r0, c, a.Scale, a.Shift, a.Stream);
+        EndStreaming(a.Stream);
     }
 }

@@ -36,6 +36,11 @@ internal unsafe interface ISimd<TVec> where TVec : struct
     static abstract TVec Select(TVec mask, TVec a, TVec b);
     /// <summary>The sum of the lanes.</summary>
     static abstract float Sum(TVec value);
+    /// <summary>dst[i] += value[i] for every lane, in double.</summary>
+    static abstract void AddToDouble(TVec value, double* dst);
+    /// <summary>Stores without reading the line first and without keeping it in cache (p aligned to the vector
+    /// size): for outputs much larger than the caches.</summary>
+    static abstract void StoreNonTemporal(TVec value, float* p);
 }
 
 /// <summary>512-bit vectors (AVX-512).</summary>
@@ -58,6 +63,13 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> GreaterThanZero(Vector512<float> x) => Vector512.GreaterThan(x, Vector512<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> a, Vector512<float> b) => Vector512.ConditionalSelect(mask, a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> value) => Vector512.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void AddToDouble(Vector512<float> value, double* dst)
+    {
+        var (lo, hi) = Vector512.Widen(value);
+        Vector512.Store(Vector512.Load(dst) + lo, dst);
+        Vector512.Store(Vector512.Load(dst + Vector512<double>.Count) + hi, dst + Vector512<double>.Count);
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(Vector512<float> value, float* p) => value.StoreAlignedNonTemporal(p);
 }
 
 /// <summary>256-bit vectors (AVX2).</summary>
@@ -80,6 +92,13 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> GreaterThanZero(Vector256<float> x) => Vector256.GreaterThan(x, Vector256<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(mask, a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void AddToDouble(Vector256<float> value, double* dst)
+    {
+        var (lo, hi) = Vector256.Widen(value);
+        Vector256.Store(Vector256.Load(dst) + lo, dst);
+        Vector256.Store(Vector256.Load(dst + Vector256<double>.Count) + hi, dst + Vector256<double>.Count);
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(Vector256<float> value, float* p) => value.StoreAlignedNonTemporal(p);
 }
 
 /// <summary>One lane: the portable fallback.</summary>
@@ -102,4 +121,6 @@ internal readonly unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GreaterThanZero(float x) => x > 0 ? BitConverter.Int32BitsToSingle(-1) : 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Select(float mask, float a, float b) => BitConverter.SingleToInt32Bits(mask) != 0 ? a : b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float value) => value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void AddToDouble(float value, double* dst) => *dst += value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(float value, float* p) => *p = value;
 }

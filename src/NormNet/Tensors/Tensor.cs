@@ -9,7 +9,8 @@ namespace NormNet;
 /// <remarks>
 /// <para>Storage is a managed <c>float[]</c> allocated on the pinned object heap without zeroing
 /// (<see cref="GC.AllocateUninitializedArray{T}(int, bool)"/>), so kernels may take its address without
-/// <c>fixed</c> and big buffers are never moved by the collector. The garbage collector is kept quiet by
+/// <c>fixed</c> and big buffers are never moved by the collector. The first element sits on a 64-byte boundary
+/// (a cache line, and the alignment of a 512-bit vector), so kernels can use aligned and non-temporal stores. The garbage collector is kept quiet by
 /// reuse rather than pooling: every layer keeps its output and gradient tensors between calls and only
 /// reallocates when the input shape changes, so a steady-state training step allocates nothing.</para>
 /// <para>A tensor returned by a module's <c>Forward</c> or <c>Backward</c> belongs to that module and is
@@ -17,19 +18,36 @@ namespace NormNet;
 /// </remarks>
 public sealed class Tensor
 {
+    private const int AlignmentFloats = 16;
     private readonly float[] _data;
+    private readonly int _offset, _length;
     private readonly int[] _shape;
 
-    private Tensor(float[] data, int[] shape)
+    private Tensor(float[] data, int offset, int length, int[] shape)
     {
         _data = data;
+        _offset = offset;
+        _length = length;
+        _shape = shape;
+    }
+
+    private Tensor(long length, int[] shape)
+    {
+        // over-allocate by one alignment unit and start at the first 64-byte boundary; pinned, so it never moves
+        _data = GC.AllocateUninitializedArray<float>((int)length + AlignmentFloats, pinned: true);
+        unsafe
+        {
+            long address = (long)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+            _offset = (int)((64 - address % 64) % 64 / sizeof(float));
+        }
+        _length = (int)length;
         _shape = shape;
     }
 
     /// <summary>Creates a tensor of the given shape filled with zeros.</summary>
     public static Tensor Zeros(params int[] shape)
     {
-        var t = new Tensor(Allocate(CheckedLength(shape)), (int[])shape.Clone());
+        var t = new Tensor(CheckedLength(shape), (int[])shape.Clone());
         t.Span.Clear();
         return t;
     }
@@ -37,14 +55,13 @@ public sealed class Tensor
     /// <summary>Creates a tensor of the given shape filled with <paramref name="value"/>.</summary>
     public static Tensor Full(float value, params int[] shape)
     {
-        var t = new Tensor(Allocate(CheckedLength(shape)), (int[])shape.Clone());
+        var t = new Tensor(CheckedLength(shape), (int[])shape.Clone());
         t.Span.Fill(value);
         return t;
     }
 
     /// <summary>Creates a tensor whose contents are unspecified (for outputs that are fully overwritten).</summary>
-    public static Tensor Uninitialized(params int[] shape) =>
-        new(Allocate(CheckedLength(shape)), (int[])shape.Clone());
+    public static Tensor Uninitialized(params int[] shape) => new(CheckedLength(shape), (int[])shape.Clone());
 
     /// <summary>Creates a tensor holding a copy of <paramref name="data"/> with the given shape.</summary>
     /// <exception cref="ArgumentException">The shape's element count differs from <c>data.Length</c>.</exception>
@@ -55,8 +72,8 @@ public sealed class Tensor
         if (length != data.Length)
             throw new ArgumentException(
                 $"Shape {Format(shape)} holds {length} elements but the data has {data.Length}.", nameof(data));
-        var t = new Tensor(Allocate(length), (int[])shape.Clone());
-        data.CopyTo(t._data, 0);
+        var t = new Tensor(length, (int[])shape.Clone());
+        data.CopyTo(t.Span);
         return t;
     }
 
@@ -70,45 +87,50 @@ public sealed class Tensor
     public int Rank => _shape.Length;
 
     /// <summary>The number of elements.</summary>
-    public int Length => _data.Length;
+    public int Length => _length;
 
     /// <summary>The size of dimension <paramref name="axis"/>; negative axes count from the end.</summary>
     public int Dim(int axis) => _shape[axis < 0 ? _shape.Length + axis : axis];
 
     /// <summary>The elements in row-major order.</summary>
-    public Span<float> Span => _data;
+    public Span<float> Span => _data.AsSpan(_offset, _length);
 
     /// <summary>The elements as a read-only span.</summary>
-    public ReadOnlySpan<float> ReadOnlySpan => _data;
+    public ReadOnlySpan<float> ReadOnlySpan => _data.AsSpan(_offset, _length);
 
     /// <summary>The element at a multi-dimensional index (slow; for tests and inspection).</summary>
     public float this[params int[] index]
     {
-        get => _data[Offset(index)];
-        set => _data[Offset(index)] = value;
+        get => _data[_offset + Offset(index)];
+        set => _data[_offset + Offset(index)] = value;
     }
 
     /// <summary>A copy of the elements.</summary>
-    public float[] ToArray() => (float[])_data.Clone();
+    public float[] ToArray() => ReadOnlySpan.ToArray();
 
     /// <summary>A deep copy.</summary>
-    public Tensor Clone() => new((float[])_data.Clone(), (int[])_shape.Clone());
+    public Tensor Clone()
+    {
+        var t = new Tensor(_length, (int[])_shape.Clone());
+        ReadOnlySpan.CopyTo(t.Span);
+        return t;
+    }
 
     /// <summary>Copies the elements of <paramref name="source"/>, which must have the same shape.</summary>
     public void CopyFrom(Tensor source)
     {
         if (!SameShape(source))
             throw new ArgumentException($"Cannot copy a tensor of shape {source.ShapeString} into one of shape {ShapeString}.");
-        source._data.CopyTo(_data, 0);
+        source.ReadOnlySpan.CopyTo(Span);
     }
 
     /// <summary>A tensor that shares this one's storage with another shape of the same element count.</summary>
     public Tensor Reshape(params int[] shape)
     {
         long length = CheckedLength(shape);
-        if (length != _data.Length)
-            throw new ArgumentException($"Cannot reshape {ShapeString} ({_data.Length} elements) to {Format(shape)} ({length} elements).");
-        return new Tensor(_data, (int[])shape.Clone());
+        if (length != _length)
+            throw new ArgumentException($"Cannot reshape {ShapeString} ({_length} elements) to {Format(shape)} ({length} elements).");
+        return new Tensor(_data, _offset, _length, (int[])shape.Clone());
     }
 
     /// <summary>Whether <paramref name="other"/> has exactly this tensor's shape.</summary>
@@ -124,10 +146,10 @@ public sealed class Tensor
     public override string ToString() => $"Tensor{ShapeString}";
 
     /// <summary>A reference to the first element, for kernels.</summary>
-    internal ref float Reference => ref MemoryMarshal.GetArrayDataReference(_data);
+    internal ref float Reference => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data), _offset);
 
     /// <summary>The storage's address; stable because storage lives on the pinned object heap.</summary>
-    internal unsafe float* Pointer => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+    internal unsafe float* Pointer => (float*)Unsafe.AsPointer(ref Reference);
 
     /// <summary>Formats a shape as in PyTorch, e.g. <c>(32, 64)</c>.</summary>
     public static string Format(ReadOnlySpan<int> shape)
@@ -165,5 +187,4 @@ public sealed class Tensor
         return length;
     }
 
-    private static float[] Allocate(long length) => GC.AllocateUninitializedArray<float>((int)length, pinned: true);
 }

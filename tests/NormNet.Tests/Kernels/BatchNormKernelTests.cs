@@ -88,6 +88,24 @@ public class BatchNormKernelTests
         CheckAgainstReference(w, new BatchNormShape(70000, 3, 1), seed: 13);
     }
 
+    [Theory, MemberData(nameof(Widths))]
+    public void OutputsLargerThanTheCaches_UseStreamingStores_AndMatchReference(Width w)
+    {
+        // > 16 MB outputs take the non-temporal-store path, including unaligned plane starts (S not a multiple of 16)
+        CheckAgainstReference(w, new BatchNormShape(2, 8, 262_147), seed: 61);
+        CheckAgainstReference(w, new BatchNormShape(65_539, 67, 1), seed: 62);
+    }
+
+    [Fact]
+    public void TensorStorage_Is64ByteAligned()
+    {
+        foreach (int n in new[] { 1, 3, 17, 1000 })
+            unsafe
+            {
+                fixed (float* p = Tensor.Zeros(n).Span) Assert.Equal(0, (long)p % 64);
+            }
+    }
+
     [Theory]
     [InlineData(8, 16, 900)]   // NCHW, several channels per chunk
     [InlineData(3000, 77, 1)]  // channels-last, many row chunks
