@@ -24,7 +24,11 @@ internal static class RowRunner
         {
             var action = row.Setup();
             double median = MedianMs(action, row.Runs);
-            Console.WriteLine(JsonSerializer.Serialize(new { id = row.Id, median_ms = median, min_bytes = row.MinBytes }));
+            // steady-state allocation, all threads included
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 20; i++) action();
+            double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / 20.0;
+            Console.WriteLine(JsonSerializer.Serialize(new { id = row.Id, median_ms = median, min_bytes = row.MinBytes, allocated_bytes_per_call = allocated }));
             GC.Collect();
         }
         return 0;

@@ -44,13 +44,21 @@ internal sealed class MnistExperiment : Experiment
                     advance((bn ? steps : 0) + r.Step);
                 };
                 trainer.Run(steps, test, every);
-                c.Results.Add("summary", series, null, "final_accuracy", Trainer.Evaluate(model, test).Accuracy);
             }
         });
+        // single evaluations jitter by about a point late in training: the final accuracy is the mean of the last 10%
+        foreach (var series in new[] { "baseline", "bn" })
+        {
+            var y = c.Results.Series("curve", series, "test_accuracy").Y;
+            c.Results.Add("summary", series, null, "final_accuracy", y.Skip(y.Length - Math.Max(1, y.Length / 10)).Average());
+        }
         double target = c.Results.Get("summary", "baseline", "final_accuracy");
-        var (x, y) = c.Results.Series("curve", "bn", "test_accuracy");
-        int hit = Array.FindIndex(y, v => v >= target);
-        c.Results.Add("summary", "bn", null, "first_step_reaching_baseline_final", hit < 0 ? double.NaN : x[hit]);
+        foreach (var series in new[] { "baseline", "bn" })
+        {
+            var (x, y) = c.Results.Series("curve", series, "test_accuracy");
+            int hit = Array.FindIndex(y, v => v >= target);
+            c.Results.Add("summary", series, null, "first_step_reaching_baseline_final", hit < 0 ? double.NaN : x[hit]);
+        }
     }
 
     public override string Report(ResultsTable r, string dir, ReportWriter w)
@@ -58,6 +66,7 @@ internal sealed class MnistExperiment : Experiment
         double steps = r.Get("settings", "run", "steps"), every = r.Get("settings", "run", "eval_every");
         double baseline = r.Get("summary", "baseline", "final_accuracy"), bn = r.Get("summary", "bn", "final_accuracy");
         double reach = r.Get("summary", "bn", "first_step_reaching_baseline_final");
+        double baseReach = r.Get("summary", "baseline", "first_step_reaching_baseline_final");
         var plot = Charts.New("Test accuracy during training (paper Figure 1a)", "training step (mini-batches of 60)", "test accuracy (fraction correct)");
         var (bx, by) = r.Series("curve", "baseline", "test_accuracy");
         var (nx, ny) = r.Series("curve", "bn", "test_accuracy");
@@ -77,19 +86,21 @@ internal sealed class MnistExperiment : Experiment
             $"Test accuracy in eval mode (running statistics) every {every:0} steps.");
         w.Heading("Results");
         w.Image(accuracy, "test accuracy vs training step, with and without BN");
-        w.Table(["network", "final test accuracy", $"accuracy at step {every:0}"],
+        w.Table(["network", "final test accuracy (mean of the last 10% of evaluations)", $"accuracy at step {every:0}", "first step at the baseline's final accuracy"],
         [
-            ["without BN", Pct(baseline), Pct(by.Length > 0 ? by[0] : double.NaN)],
-            ["with BN", Pct(bn), Pct(ny.Length > 0 ? ny[0] : double.NaN)],
+            ["without BN", Pct(baseline), Pct(by.Length > 0 ? by[0] : double.NaN), double.IsNaN(baseReach) ? "never" : $"{baseReach:0}"],
+            ["with BN", Pct(bn), Pct(ny.Length > 0 ? ny[0] : double.NaN), double.IsNaN(reach) ? "never" : $"{reach:0}"],
         ]);
         w.Image(loss, "training loss vs step");
-        bool held = !double.IsNaN(reach) && reach < steps && bn > baseline;
-        string verdict = held
-            ? $"Held: the BN network first reached the baseline's final accuracy ({Pct(baseline)}) at step {reach:0}, " +
-              $"{steps / reach:0.#}x fewer steps than the baseline's {steps:0}, and finished higher ({Pct(bn)} vs {Pct(baseline)})."
-            : double.IsNaN(reach)
-                ? $"Not shown in this run: the BN network ({Pct(bn)}) never reached the baseline's final accuracy ({Pct(baseline)})."
-                : $"Not shown in this run: BN reached the baseline's final accuracy ({Pct(baseline)}) at step {reach:0} of {steps:0}, final {Pct(bn)} vs {Pct(baseline)}.";
+        bool faster = !double.IsNaN(reach) && (double.IsNaN(baseReach) || reach * 1.5 <= baseReach);
+        bool notWorse = bn >= baseline - 0.005;
+        string speed = double.IsNaN(reach)
+            ? $"the BN network never reached the baseline's final accuracy of {Pct(baseline)}"
+            : $"the BN network first reached the baseline's final accuracy ({Pct(baseline)}) at step {reach:0}, the baseline itself at step " +
+              (double.IsNaN(baseReach) ? "(never)" : $"{baseReach:0} ({baseReach / reach:0.#}x more steps)");
+        string verdict = (faster && bn > baseline + 0.005 ? "Held" : faster && notWorse ? "Held for speed" : faster ? "Partly held" : "Not shown in this run") +
+            $": {speed}; final accuracies (mean of the last 10% of evaluations) {Pct(bn)} with BN and {Pct(baseline)} without" +
+            (faster && notWorse && bn <= baseline + 0.005 ? ", the same within the evaluations' jitter." : ".");
         w.Heading("Conclusion");
         w.Paragraph(verdict);
         return verdict;

@@ -62,7 +62,7 @@ public sealed class Trainer
         var batch = Train.Next();
         long step = Step + 1;
         Schedule?.Apply(Optimizer, Step);
-        Model.Train();
+        if (!Model.Training) Model.Train();
         var logits = Model.Forward(batch.Inputs);
         double loss = _loss.Forward(logits, batch.Labels);
         if (!double.IsFinite(loss)) throw new TrainingDivergedException(step, loss);

@@ -83,6 +83,24 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(Weights(straight), Weights(resumed));
     }
 
+    [Theory]
+    [InlineData("mlp-sigmoid", 60)]
+    [InlineData("cnn", 16)]
+    [InlineData("resnet", 8)]
+    public void SteadyStateTrainingStep_AllocatesNothing(string arch, int batch) => WithThreads(1, () =>
+    {
+        // one thread, so every allocation of the step is on this thread and counted
+        var model = Architectures.Create(arch, true, new Rng(1));
+        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), 0.01, momentum: 0.9),
+            new DataLoader(Data.Train, batch, seed: 2, layout: Architectures.LayoutOf(arch)));
+        for (int i = 0; i < 5; i++) trainer.RunStep();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) trainer.RunStep();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{arch}: {allocated} bytes allocated over 10 steady-state training steps");
+        return 0;
+    });
+
     [Fact]
     public void DivergingLoss_StopsWithTheStep_BeforeUpdating()
     {
