@@ -1,0 +1,98 @@
+// The C# examples of README.md, verbatim (ReadmeTests checks that every line of each README block appears here in order),
+// compiled with the tests and run by them.
+using NormNet;
+using NormNet.Data;
+using NormNet.Deployment;
+using NormNet.Layers;
+using NormNet.Models;
+using NormNet.Optim;
+using NormNet.Serialization;
+using NormNet.Training;
+
+namespace NormNet.Tests;
+
+[Collection("Console")]
+public sealed class ReadmeExamples : IDisposable
+{
+    private readonly string _saved = Directory.GetCurrentDirectory();
+    private readonly string _dir = Directory.CreateTempSubdirectory("normnet-readme-").FullName;
+
+    public ReadmeExamples() => Directory.SetCurrentDirectory(_dir);
+
+    public void Dispose()
+    {
+        Directory.SetCurrentDirectory(_saved);
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public void TrainYourFirstBnNetwork()
+    {
+        var data = DataSets.Resolve(null);                      // full Fashion-MNIST if installed, else the embedded subset
+        Console.WriteLine(data.Description);
+        var rng = new Rng(42);
+        var model = new Sequential(
+            new Linear(784, 100, rng: rng), new BatchNorm1d(100), new Sigmoid(),
+            new Linear(100, 100, rng: rng), new BatchNorm1d(100), new Sigmoid(),
+            new Linear(100, 10, rng: rng));
+        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), learningRate: 0.5),
+                                  new DataLoader(data.Train, batchSize: 60, seed: 42));
+        var test = new DataLoader(data.Test, batchSize: 1000, shuffle: false);
+        trainer.Evaluated = r => Console.WriteLine($"step {r.Step}: test accuracy {r.Accuracy:P1}");
+        trainer.Run(totalSteps: 2000, test, evalEvery: 500);
+        trainer.SaveCheckpoint("mlp-bn.checkpoint.safetensors");  // weights, optimizer, data position: resumes bit-identically
+        ModelState.Save(model, "mlp-bn.safetensors");           // the state_dict alone, with PyTorch's names (0.weight, 1.running_mean, ...)
+        Assert.True(File.Exists("mlp-bn.checkpoint.safetensors") && File.Exists("mlp-bn.safetensors"));
+        Assert.True(trainer.Evaluate(test).Accuracy > 0.6);
+    }
+
+    [Fact]
+    public void BatchNormalization()
+    {
+        var bn = new BatchNorm2d(64);                                    // eps 1e-5, momentum 0.1, affine, running statistics
+        var x = Tensor.FromArray(new float[8 * 64 * 14 * 14], 8, 64, 14, 14);  // (N, C, H, W)
+        var y = bn.Forward(x);                                           // training mode: batch statistics, running stats updated
+        var dx = bn.Backward(Tensor.Full(1f, 8, 64, 14, 14));            // dL/dx; bn.Weight.Grad and bn.Bias.Grad accumulate
+        bn.Eval();                                                       // eval mode: normalizes with RunningMean and RunningVar
+        Assert.Equal(x.Shape, y.Shape);
+        Assert.Equal(x.Shape, dx.Shape);
+        Assert.False(bn.Training);
+    }
+
+    [Fact]
+    public void Data()
+    {
+        var data = DataSets.Resolve(dataDir: null);       // a folder of IDX files (e.g. the original MNIST); null: the full Fashion-MNIST if installed, else the embedded subset
+        Console.WriteLine(data.Description);             // says which one, e.g. "Fashion-MNIST subset (embedded in NormNet.dll): 10,000 train / 2,000 test images of 28x28, 10 classes"
+        var standardizer = Standardizer.Fit(data.Train); // per-pixel mean/std of the training images (after /255); constant pixels -> 0
+        var loader = new DataLoader(data.Train, batchSize: 128, seed: 1, dropLast: true,
+                                    layout: InputLayout.Image, standardizer: standardizer); // (B, 1, 28, 28); Flattened gives (B, 784)
+        foreach (var batch in loader.EnumerateEpoch()) { /* batch.Inputs, batch.Labels */ }
+        var position = loader.Position;                  // (epoch, index): save in a checkpoint, set to resume exactly
+        Assert.Equal(128, loader.BatchSize);
+        Assert.Equal(1, position.Epoch);
+    }
+
+    [Fact]
+    public void DeployYourModel()
+    {
+        ModelState.Save(Architectures.Create("cnn", true, new Rng(1)), "cnn.safetensors"); // the file the example loads
+        var data = DataSets.FashionMnistSubset();
+        var model = Architectures.Create("cnn", batchNorm: true, new Rng(1));
+        ModelState.Load(model, "cnn.safetensors");       // weights saved by ModelState.Save (or PyTorch, see below)
+        // 1. Population statistics (the paper's Algorithm 2, "precise BN"): running_mean/running_var become exact
+        //    averages over 100 training batches taken with the final weights, instead of a momentum-weighted average.
+        var train = new DataLoader(data.Train, batchSize: 64, seed: 1, layout: Architectures.LayoutOf("cnn"));
+        BatchNormStatistics.Recompute(model, train, batches: 100);
+        // 2. Folding: a new eval-only model with every BN folded into the Linear/Conv2d before it (W' = W * gamma / sqrt(var + eps),
+        //    b' = (b - mean) * gamma / sqrt(var + eps) + beta); a BN with nothing to fold into becomes a ChannelAffine.
+        model.Eval();                                     // folding refuses a model in training mode
+        Module folded = BatchNormFolding.Fold(model);
+        // 3. ONNX export (opset 15): input "input" (N, 1, 28, 28), output "output" (N, 10), N symbolic.
+        OnnxExporter.Export(model, inputShape: [1, 28, 28], "cnn.onnx");              // with BatchNormalization nodes
+        OnnxExporter.Export(model, OnnxExporter.InputShapeOf("cnn"), "cnn-folded.onnx", fold: true);
+        Console.WriteLine(OnnxModelInfo.Read("cnn.onnx"));  // ONNX IR 8, opset 15, NormNet ...: input (N, 1, 28, 28) -> output (N, 10); ...
+        Assert.True(File.Exists("cnn.onnx") && File.Exists("cnn-folded.onnx"));
+        Assert.DoesNotContain(folded.NamedModules(), m => m.Module is BatchNormBase);
+    }
+}
