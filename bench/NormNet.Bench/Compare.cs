@@ -32,16 +32,17 @@ internal static class Compare
             var ours = new Dictionary<string, List<double>>();
             var theirs = new Dictionary<string, List<double>>();
             var bytes = new Dictionary<string, long>();
+            var allocated = new Dictionary<string, double>();
             var order = new List<string>();
             for (int r = 0; r < rounds; r++)
             {
                 Console.Error.WriteLine($"[threads {threads}] round {r + 1}/{rounds}: NormNet");
-                Collect(RunSelf($"rows --threads {threads} --filter \"{filter}\""), ours, bytes, order);
+                Collect(RunSelf($"rows --threads {threads} --filter \"{filter}\""), ours, bytes, order, allocated);
                 Console.Error.WriteLine($"[threads {threads}] round {r + 1}/{rounds}: PyTorch");
-                Collect(RunProcess(python, $"\"{peer}\" --threads {threads} --filter \"{filter}\""), theirs, bytes, null);
+                Collect(RunProcess(python, $"\"{peer}\" --threads {threads} --filter \"{filter}\""), theirs, bytes, null, null);
             }
-            report.AppendLine("| row | NormNet ms | PyTorch ms | speedup (PyTorch / NormNet) | NormNet GB/s (min traffic) | % of triad |");
-            report.AppendLine("|---|---:|---:|---:|---:|---:|");
+            report.AppendLine("| row | NormNet ms | PyTorch ms | speedup (PyTorch / NormNet) | NormNet GB/s (min traffic) | % of triad | NormNet bytes allocated per call |");
+            report.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
             foreach (var id in order)
             {
                 double a = Median(ours[id]);
@@ -49,16 +50,18 @@ internal static class Compare
                 string ratio = theirs.ContainsKey(id) ? (Median(theirs[id]) / a).ToString("F2", CultureInfo.InvariantCulture) + "x" : "n/a";
                 string gbs = bytes[id] > 0 ? (bytes[id] / (a * 1e-3) / 1e9).ToString("F1", CultureInfo.InvariantCulture) : "";
                 string frac = bytes[id] > 0 ? (100 * bytes[id] / (a * 1e-3) / 1e9 / triad).ToString("F0", CultureInfo.InvariantCulture) + "%" : "";
-                report.AppendLine($"| {id} | {RowRunner.Format(a)} | {b} | {ratio} | {gbs} | {frac} |");
+                report.AppendLine($"| {id} | {RowRunner.Format(a)} | {b} | {ratio} | {gbs} | {frac} | {allocated.GetValueOrDefault(id):0} |");
             }
             report.AppendLine();
         }
+        if (args.Contains("--mnist")) Mnist(report, threadCounts[0], python);
         Console.Write(report.ToString());
         if (options.Get("--out") is { } outPath) File.WriteAllText(outPath, report.ToString());
         return 0;
     }
 
-    private static void Collect(string output, Dictionary<string, List<double>> into, Dictionary<string, long> bytes, List<string>? order)
+    private static void Collect(string output, Dictionary<string, List<double>> into, Dictionary<string, long> bytes, List<string>? order,
+        Dictionary<string, double>? allocated)
     {
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -72,7 +75,31 @@ internal static class Compare
                 if (!order.Contains(id)) order.Add(id);
                 bytes[id] = e.GetProperty("min_bytes").GetInt64();
             }
+            if (allocated is not null && e.TryGetProperty("allocated_bytes_per_call", out var alloc))
+                allocated[id] = Math.Max(allocated.GetValueOrDefault(id), alloc.GetDouble());
         }
+    }
+
+    /// <summary>The whole `normnet experiment mnist --full` against the same loop in PyTorch, each once, in turn.</summary>
+    private static void Mnist(StringBuilder report, int threads, string python)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"normnet-bench-mnist-{Environment.ProcessId}");
+        Console.Error.WriteLine("mnist experiment: NormNet");
+        RunSelf($"normnet experiment mnist --full --out \"{dir}\" --threads {threads}");
+        var timing = File.ReadAllLines(Path.Combine(dir, "timing.csv")).Skip(1).Select(l => l.Split(','))
+            .ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
+        Console.Error.WriteLine("mnist experiment: PyTorch");
+        string peer = RunProcess(python, $"\"{Path.Combine(Path.GetDirectoryName(FindPeerScript())!, "pytorch_mnist.py")}\" --threads {threads}");
+        double Value(string key) => double.Parse(peer.Split('\n').First(l => l.StartsWith(key, StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
+        double ours = timing["wall_seconds"], theirs = Value("wall");
+        report.AppendLine($"Whole `normnet experiment mnist --full` (2 x 50,000 steps, evaluation every 500 steps on the full test set), {threads} threads:");
+        report.AppendLine();
+        report.AppendLine("| run | NormNet | PyTorch | speedup |");
+        report.AppendLine("|---|---:|---:|---:|");
+        report.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| wall time | {ours:F1} s | {theirs:F1} s | {theirs / ours:F1}x |"));
+        report.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| peak resident memory | {timing["peak_rss_mb"]:F0} MB | {Value("peak_rss_mb"):F0} MB | |"));
+        report.AppendLine();
+        Directory.Delete(dir, recursive: true);
     }
 
     private static double Median(List<double> values)

@@ -3,6 +3,7 @@ using NormNet.Bench;
 
 // dotnet run -c Release --project bench/NormNet.Bench -- compare [--threads 2,1] [--rounds 3] [--filter TEXT] [--out FILE]
 //     NormNet and the PyTorch peer on the same rows, alternating, with medians and ratios (see BENCHMARKS.md).
+// dotnet run -c Release --project bench/NormNet.Bench -- compare --mnist  (adds the whole mnist experiment against PyTorch's loop)
 // dotnet run -c Release --project bench/NormNet.Bench -- rows --threads 2 [--filter TEXT]
 //     NormNet's rows only, one JSON object per line (what compare runs).
 // dotnet run -c Release --project bench/NormNet.Bench -- [BenchmarkDotNet arguments, e.g. --filter *BatchNorm*]
@@ -11,6 +12,7 @@ return args.FirstOrDefault() switch
     "compare" => Compare.Run(args[1..]),
     "rows" => RowRunner.Run(args[1..]),
     "stream" => StreamProbe.Run(args[1..]),
+    "normnet" => NormNet.Cli.Cli.Run(args[1..]),
     _ => RunBenchmarkDotNet(args),
 };
 

@@ -2,7 +2,7 @@
 BN, weights N(0, 0.1) and zero biases, plain SGD lr 0.5, batches of 60 reshuffled every epoch, 50,000 steps per
 network, test accuracy in eval mode every 500 steps. Prints the wall time of both runs together.
 Run: /usr/bin/python3 bench/peer/pytorch_mnist.py [--threads 2] [--steps 50000] [--data /usr/share/datasets/fashion-mnist]"""
-import argparse, gzip, os, struct, time
+import argparse, gzip, os, resource, struct, time
 import numpy as np
 import torch
 
@@ -74,6 +74,7 @@ def main():
                     last = (model(xte).argmax(1) == yte).float().mean().item()
         print(f"bn={bn}: final test accuracy {last:.4f}")
     print(f"wall {time.perf_counter() - start:.1f} s for both networks ({a.steps} steps each, {a.threads} threads)")
+    print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 
 if __name__ == "__main__":

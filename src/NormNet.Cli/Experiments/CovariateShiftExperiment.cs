@@ -133,6 +133,7 @@ internal sealed class CovariateShiftExperiment : Experiment
         double[] layers = [1, 2, 3];
         Charts.Line(driftPlot, layers, layers.Select(l => r.Get("drift", "baseline", "net_shift", l)).ToArray(), "without BN", 1, markers: true);
         Charts.Line(driftPlot, layers, layers.Select(l => r.Get("drift", "bn", "net_shift", l)).ToArray(), "with BN", 0, markers: true);
+        driftPlot.Axes.Bottom.SetTicks(layers, ["1", "2", "3"]);
         string drift = Charts.Save(driftPlot, dir, "drift", ScottPlot.Alignment.MiddleRight);
 
         double P(string s, string q, double step) => r.Get("percentiles", s, q, step);

@@ -31,7 +31,9 @@ internal static class ExperimentRunner
         string csv = Path.Combine(dir, "results.csv");
         context.Results.Save(csv);
         // timing is not a result: it differs between identical runs, so it stays out of results.csv
-        AtomicFile.WriteAllText(Path.Combine(dir, "timing.csv"), "metric,value\n" + string.Create(CultureInfo.InvariantCulture, $"wall_seconds,{seconds:F1}\n"));
+        double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+        AtomicFile.WriteAllText(Path.Combine(dir, "timing.csv"), "metric,value\n" +
+            string.Create(CultureInfo.InvariantCulture, $"wall_seconds,{seconds:F1}\npeak_rss_mb,{peakMb:F0}\n"));
         var results = ResultsTable.Load(csv);
         var body = new ReportWriter();
         string verdict = experiment.Report(results, dir, body);
