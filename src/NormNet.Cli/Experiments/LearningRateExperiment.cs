@@ -1,6 +1,7 @@
 using NormNet.Cli.Output;
 using NormNet.Data;
 using NormNet.Layers;
+using NormNet.Models;
 using NormNet.Optim;
 using NormNet.Training;
 using static NormNet.Cli.Output.ReportWriter;
@@ -34,7 +35,7 @@ internal sealed class LearningRateExperiment : Experiment
             foreach (var (series, bn, activation) in Nets)
                 foreach (double lr in Rates)
                 {
-                    var model = Build(bn, activation, new Rng(c.Seed));
+                    var model = Architectures.Mlp(bn, new Rng(c.Seed), relu: activation == "relu");
                     var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, 60, c.Seed));
                     try
                     {
@@ -54,21 +55,6 @@ internal sealed class LearningRateExperiment : Experiment
                                                                   x.Metric == "test_accuracy" && x.Value >= TrainsAbove)).ToList();
             c.Results.Add("summary", series, null, "largest_lr_that_trains", trained.Count > 0 ? trained.Max() : double.NaN);
         }
-    }
-
-    /// <summary>784-100-100-100-10 with PyTorch's default initialization, BN (when on) before each hidden activation.</summary>
-    private static Sequential Build(bool bn, string activation, Rng rng)
-    {
-        var model = new Sequential();
-        int inputs = 784;
-        for (int i = 0; i < 3; i++)
-        {
-            model.Add(new Linear(inputs, 100, rng: rng));
-            if (bn) model.Add(new BatchNorm1d(100));
-            model.Add(activation == "relu" ? new ReLU() : new Sigmoid());
-            inputs = 100;
-        }
-        return model.Add(new Linear(100, 10, rng: rng));
     }
 
     public override string Report(ResultsTable r, string dir, ReportWriter w)

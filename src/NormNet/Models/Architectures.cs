@@ -29,7 +29,11 @@ public static class Architectures
 
     /// <summary>The paper's MNIST network: 784-100-100-100-10 with sigmoid hidden units, batch norm (when on) between each
     /// hidden Linear and its sigmoid.</summary>
-    public static Sequential MlpSigmoid(bool batchNorm, Rng rng, double? initStd = null)
+    public static Sequential MlpSigmoid(bool batchNorm, Rng rng, double? initStd = null) => Mlp(batchNorm, rng, relu: false, initStd);
+
+    /// <summary>784-100-100-100-10 with sigmoid or ReLU hidden units, batch norm (when on) between each hidden Linear and its
+    /// activation; weights N(0, initStd) with zero biases when <paramref name="initStd"/> is given, else PyTorch's defaults.</summary>
+    public static Sequential Mlp(bool batchNorm, Rng rng, bool relu, double? initStd = null)
     {
         var model = new Sequential();
         int inputs = 28 * 28;
@@ -39,7 +43,7 @@ public static class Architectures
             Initialize(linear, rng, initStd);
             model.Add(linear);
             if (batchNorm) model.Add(new BatchNorm1d(100));
-            model.Add(new Sigmoid());
+            model.Add(relu ? new ReLU() : new Sigmoid());
             inputs = 100;
         }
         var head = new Linear(100, 10, rng: rng);
