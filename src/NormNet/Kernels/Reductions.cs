@@ -9,7 +9,8 @@ public static class Reductions
     {
         if (x.Length != rows * cols || sums.Length != cols)
             throw new ArgumentException($"AddColumnSums: x has {x.Length} elements for ({rows}, {cols}); sums has {sums.Length}.");
-        Span<double> acc = cols <= 1024 ? stackalloc double[cols] : new double[cols];
+        double[]? rented = cols <= 1024 ? null : System.Buffers.ArrayPool<double>.Shared.Rent(cols);
+        Span<double> acc = rented is null ? stackalloc double[cols] : rented.AsSpan(0, cols);
         acc.Clear();
         for (int i = 0; i < rows; i++)
         {
@@ -17,6 +18,7 @@ public static class Reductions
             for (int j = 0; j < cols; j++) acc[j] += row[j];
         }
         for (int j = 0; j < cols; j++) sums[j] += (float)acc[j];
+        if (rented is not null) System.Buffers.ArrayPool<double>.Shared.Return(rented);
     }
 
     // x: (n, c, s); sums: (c), accumulated
