@@ -34,8 +34,8 @@ internal sealed class CovariateShiftExperiment : Experiment
             foreach (bool bn in new[] { false, true })
             {
                 string series = bn ? "bn" : "baseline";
-                var (model, probes) = Probe.BeforeSigmoids(Architectures.MlpSigmoid(bn, new Rng(c.Seed), 0.1));
-                var trainer = new Trainer(model, new Sgd(model.NamedParameters(), 0.5), new DataLoader(c.Data.Train, 60, c.Seed));
+                var (model, probes) = Probe.BeforeSigmoids(PaperMlp.Build(bn, c.Seed));
+                var trainer = new Trainer(model, new Sgd(model.NamedParameters(), PaperMlp.LearningRate), new DataLoader(c.Data.Train, PaperMlp.BatchSize, c.Seed));
                 var history = new List<(int Step, double[][] Mean, double[][] Std)>();
                 for (int step = 0; step <= steps; step += every)
                 {

@@ -24,14 +24,14 @@ internal sealed class InferenceExperiment : Experiment
     public override void Run(ExperimentContext c)
     {
         int steps = c.Pick(20_000, 3_000, 40);
-        const int batch = 60;
+        const int batch = PaperMlp.BatchSize;
         c.Setting("steps", steps);
         c.Setting("batch_size", batch);
-        var model = Architectures.MlpSigmoid(true, new Rng(c.Seed), 0.1);
+        var model = PaperMlp.Build(true, c.Seed);
         var train = new DataLoader(c.Data.Train, batch, c.Seed, dropLast: true);
         c.Progress.Run("inference: training the BN net", steps, advance =>
         {
-            var trainer = new Trainer(model, new Sgd(model.NamedParameters(), 0.5), train);
+            var trainer = new Trainer(model, new Sgd(model.NamedParameters(), PaperMlp.LearningRate), train);
             for (int s = 0; s < steps; s += Math.Max(1, steps / 20))
             {
                 trainer.Run(Math.Min(steps, s + Math.Max(1, steps / 20)));
@@ -43,7 +43,7 @@ internal sealed class InferenceExperiment : Experiment
         var trained = ModelState.ToEntries(model);
 
         // (b) population statistics over one epoch of training batches with the final weights
-        var population = Architectures.MlpSigmoid(true, new Rng(c.Seed), 0.1);
+        var population = PaperMlp.Build(true, c.Seed);
         Load(population, trained);
         var epoch = new DataLoader(c.Data.Train, batch, c.Seed + 1, dropLast: true);
         BatchNormStatistics.Recompute(population, epoch, epoch.BatchesPerEpoch);
@@ -84,7 +84,7 @@ internal sealed class InferenceExperiment : Experiment
     /// <summary>Test accuracy when every BN layer normalizes each test batch with that batch's own statistics.</summary>
     private static double BatchStatisticsAccuracy(List<SafeTensorsEntry> trained, ExperimentContext c, ImageSet data, int size, out bool refused)
     {
-        var model = Architectures.MlpSigmoid(true, new Rng(c.Seed), 0.1);
+        var model = PaperMlp.Build(true, c.Seed);
         Load(model, trained);
         model.Train(); // batch statistics; the running statistics this updates belong to a throw-away copy
         var loader = new DataLoader(data, size, shuffle: false, dropLast: true);

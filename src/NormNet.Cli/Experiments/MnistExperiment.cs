@@ -21,8 +21,8 @@ internal sealed class MnistExperiment : Experiment
     public override void Run(ExperimentContext c)
     {
         int steps = c.Pick(50_000, 4_000, 60), every = c.Pick(500, 200, 20);
-        const int batch = 60;
-        const double lr = 0.5, initStd = 0.1;
+        const int batch = PaperMlp.BatchSize;
+        const double lr = PaperMlp.LearningRate, initStd = PaperMlp.InitStd;
         c.Setting("steps", steps);
         c.Setting("batch_size", batch);
         c.Setting("eval_every", every);
@@ -34,7 +34,7 @@ internal sealed class MnistExperiment : Experiment
             foreach (bool bn in new[] { false, true })
             {
                 string series = bn ? "bn" : "baseline";
-                var model = Architectures.MlpSigmoid(bn, new Rng(c.Seed), initStd);
+                var model = PaperMlp.Build(bn, c.Seed);
                 var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, batch, c.Seed));
                 double lossSum = 0;
                 trainer.StepCompleted = r => lossSum += r.Loss;

@@ -42,7 +42,7 @@ internal sealed class RegularizationExperiment : Experiment
                 foreach (bool bn in new[] { true, false })
                 {
                     string series = bn ? "bn" : "baseline";
-                    var model = Architectures.MlpSigmoid(bn, new Rng(c.Seed), 0.1);
+                    var model = PaperMlp.Build(bn, c.Seed);
                     var loader = new DataLoader(trainSet, batch, c.Seed, dropLast: true);
                     double lr = BaseLr * batch / BaseBatch; // linear scaling: the same progress per epoch at every batch size
                     var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), loader);

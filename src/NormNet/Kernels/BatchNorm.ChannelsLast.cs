@@ -26,7 +26,7 @@ public static unsafe partial class BatchNorm
     {
         int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
         double[] parts = ArrayPool<double>.Shared.Rent(4 * chunks * c);
-        float[] scratch = ArrayPool<float>.Shared.Rent(4 * chunks * c + 4 * c);
+        float[] scratch = ArrayPool<float>.Shared.Rent(3 * chunks * c + 4 * c); // per chunk: pivot, hi, lo; shared: hi, lo, scale, shift
         try
         {
             fixed (double* pp = parts)
@@ -35,7 +35,7 @@ public static unsafe partial class BatchNorm
                 a.PartA = pp;
                 a.PartB = pp + chunks * c;
                 a.Scratch = ps;
-                a.Hi = ps + 4 * chunks * c;
+                a.Hi = ps + 3 * chunks * c;
                 a.Lo = a.Hi + c;
                 a.Scale = a.Lo + c;
                 a.Shift = a.Scale + c;
@@ -84,7 +84,7 @@ public static unsafe partial class BatchNorm
         int r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
         double* mean = a.PartA + chunk * c, m2 = a.PartB + chunk * c;
         double* sumD = a.PartA + 2L * chunks * c + 2L * chunk * c, sumD2 = sumD + c;
-        float* pivot = a.Scratch + 4 * chunk * c, hi = pivot + c, lo = hi + c;
+        float* pivot = a.Scratch + 3 * chunk * c, hi = pivot + c, lo = hi + c;
         long n = 0;
         for (int r = r0; r < r1; r += a.SubRows)
         {
@@ -139,7 +139,7 @@ public static unsafe partial class BatchNorm
         int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
         bool wantSums = !a.Frozen || a.DGamma != null || a.DBeta != null;
         double[] parts = ArrayPool<double>.Shared.Rent(2 * chunks * c);
-        float[] scratch = ArrayPool<float>.Shared.Rent(2 * chunks * c + 5 * c);
+        float[] scratch = ArrayPool<float>.Shared.Rent(5 * c); // hi, lo, scale, negC1, negC2
         try
         {
             fixed (double* pp = parts)
@@ -147,8 +147,7 @@ public static unsafe partial class BatchNorm
             {
                 a.PartA = pp;
                 a.PartB = pp + chunks * c;
-                a.Scratch = ps;
-                a.Hi = ps + 2 * chunks * c;
+                a.Hi = ps;
                 a.Lo = a.Hi + c;
                 a.Scale = a.Lo + c;
                 a.NegC1 = a.Scale + c;

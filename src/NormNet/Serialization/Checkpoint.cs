@@ -46,9 +46,12 @@ public static class Checkpoint
     /// validated before anything changes: a file of another architecture or optimizer fails with a message
     /// naming the first mismatching tensor and leaves the model and optimizer untouched.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> Load(string path, Module model, Optimizer? optimizer)
+    public static IReadOnlyDictionary<string, string> Load(string path, Module model, Optimizer? optimizer) =>
+        Load(SafeTensors.Load(path), path, model, optimizer);
+
+    /// <summary>As <see cref="Load(string, Module, Optimizer?)"/>, from a file already read; <paramref name="path"/> names it in errors.</summary>
+    public static IReadOnlyDictionary<string, string> Load(SafeTensorsFile file, string path, Module model, Optimizer? optimizer)
     {
-        var file = SafeTensors.Load(path);
         if (!file.Metadata.TryGetValue(FormatKey, out var format) || format != FormatName)
             throw new InvalidDataException($"{path}: not a NormNet training checkpoint (format '{format ?? "missing"}', expected '{FormatName}').");
         // validate the optimizer's tensors before touching the model

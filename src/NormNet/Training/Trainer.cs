@@ -150,7 +150,7 @@ public sealed class Trainer
             throw new InvalidDataException($"{path}: saved with data seed {meta["data_seed"]} and batch size {meta["batch_size"]}, " +
                 $"but this trainer has seed {Train.Seed} and batch size {Train.BatchSize}.");
         long step = Get("step"), epoch = Get("data_epoch"), index = Get("data_index");
-        Checkpoint.Load(path, Model, Optimizer);
+        Checkpoint.Load(file, path, Model, Optimizer);
         Step = step;
         Train.Position = new LoaderPosition((int)epoch, (int)index);
         return meta;
