@@ -6,6 +6,7 @@ namespace NormNet.Kernels;
 
 // Channels-last and (N, C) inputs: x is (M, C) row-major. Vectorized across channels; rows are split into
 // fixed chunks (chosen from the shape), each reduced into per-channel partials, merged in chunk order.
+// Inputs with few rows go by column blocks instead (BatchNorm.ColumnBlocks.cs).
 public static unsafe partial class BatchNorm
 {
     private const int MaxRowChunks = 64;
@@ -24,9 +25,14 @@ public static unsafe partial class BatchNorm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsTrainingForward<TS, TV>(ref Args a) where TS : ISimd<TV> where TV : struct
     {
+        if (UsesColumnBlocks(a.N))
+        {
+            ColumnBlocks(ref a, &ColumnForwardChunk<TS, TV>);
+            return;
+        }
         int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
         double[] parts = ArrayPool<double>.Shared.Rent(4 * chunks * c);
-        float[] scratch = ArrayPool<float>.Shared.Rent(3 * chunks * c + 4 * c); // per chunk: pivot, hi, lo; shared: hi, lo, scale, shift
+        float[] scratch = ArrayPool<float>.Shared.Rent(3 * chunks * c + 3 * c); // per chunk: pivot, hi, lo; shared: hi, scale, shift
         try
         {
             fixed (double* pp = parts)
@@ -36,35 +42,29 @@ public static unsafe partial class BatchNorm
                 a.PartB = pp + chunks * c;
                 a.Scratch = ps;
                 a.Hi = ps + 3 * chunks * c;
-                a.Lo = a.Hi + c;
-                a.Scale = a.Lo + c;
+                a.Scale = a.Hi + c;
                 a.Shift = a.Scale + c;
                 fixed (Args* pa = &a)
                 {
                     Parallelism.For(chunks, pa, &RowsStatsChunk<TS, TV>);
-                    // merge the chunks' (count, mean, M2) in chunk order: Chan et al.
-                    for (int j = 0; j < c; j++)
+                    // merge the chunks' (count, mean, M2) in chunk order (Chan et al.), into chunk 0's partials:
+                    // mean += delta * nb / n'; M2 += M2_b + delta^2 * n * nb / n', the weights shared by all channels
+                    double* m = a.PartA, m2 = a.PartB;
+                    long n = Math.Min(a.RowsPerChunk, a.N);
+                    for (int k = 1; k < chunks; k++)
                     {
-                        double m = a.PartA[j], m2 = a.PartB[j];
-                        long n = Math.Min(a.RowsPerChunk, a.N);
-                        for (int k = 1; k < chunks; k++)
+                        long nb = Math.Min(a.RowsPerChunk, a.N - (long)k * a.RowsPerChunk), total = n + nb;
+                        double wNew = (double)nb / total, wCross = (double)n * nb / total;
+                        double* mb = a.PartA + k * c, m2b = a.PartB + k * c;
+                        for (int j = 0; j < c; j++)
                         {
-                            long nb = Math.Min(a.RowsPerChunk, a.N - (long)k * a.RowsPerChunk);
-                            double delta = a.PartA[k * c + j] - m;
-                            long total = n + nb;
-                            m += delta * nb / total;
-                            m2 += a.PartB[k * c + j] + delta * delta * ((double)n * nb / total);
-                            n = total;
+                            double delta = mb[j] - m[j];
+                            m[j] += delta * wNew;
+                            m2[j] += m2b[j] + delta * delta * wCross;
                         }
-                        double v = m2 / a.N, inv = 1.0 / Math.Sqrt(v + a.Eps);
-                        a.Mean[j] = m;
-                        a.Variance[j] = v;
-                        a.Invstd[j] = inv;
-                        a.Hi[j] = (float)m;
-                        a.Lo[j] = (float)(m - a.Hi[j]);
-                        a.Scale[j] = (float)((a.Gamma == null ? 1.0 : a.Gamma[j]) * inv);
-                        a.Shift[j] = a.Beta == null ? 0f : a.Beta[j];
+                        n = total;
                     }
+                    for (int j = 0; j < c; j++) ForwardConstants(ref a, j, m[j], m2[j], out a.Hi[j], out a.Scale[j], out a.Shift[j]);
                     Parallelism.For(chunks, pa, &RowsNormalizeChunk<TS, TV>);
                 }
             }
@@ -74,6 +74,40 @@ public static unsafe partial class BatchNorm
             ArrayPool<float>.Shared.Return(scratch);
             ArrayPool<double>.Shared.Return(parts);
         }
+    }
+
+    /// <summary>From channel j's mean and sum of squared deviations: the saved statistics, and the constants of
+    /// y = (x - hi) * scale + shift, where hi is the mean rounded to float and shift = beta - lo * scale takes the
+    /// rounding residue lo (so x - hi is exact for x near the mean).</summary>
+    private static void ForwardConstants(ref Args a, int j, double mean, double m2, out float hi, out float scale, out float shift)
+    {
+        double v = m2 / a.N, inv = 1.0 / Math.Sqrt(v + a.Eps);
+        a.Mean[j] = mean;
+        a.Variance[j] = v;
+        a.Invstd[j] = inv;
+        hi = (float)mean;
+        float lo = (float)(mean - hi);
+        scale = (float)((a.Gamma == null ? 1.0 : a.Gamma[j]) * inv);
+        shift = (float)((a.Beta == null ? 0.0 : a.Beta[j]) - (double)lo * scale);
+    }
+
+    /// <summary>From channel j's sum(dy) and sum(dy * (x - mean)): accumulates dgamma and dbeta, and gives the constants
+    /// of dx = (x - hi) * q + (dy * k + p), with k = gamma * invstd, q = -k * invstd * mean(dy * xhat),
+    /// p = -k * mean(dy) - lo * q (zero when frozen: dx = dy * k).</summary>
+    private static void BackwardConstants(ref Args a, int j, double sumDy, double sumDyD, float lo, out float k, out float q, out float p)
+    {
+        double inv = a.Invstd[j], k2 = (a.Gamma == null ? 1.0 : a.Gamma[j]) * inv, sumDyXhat = sumDyD * inv;
+        if (a.DGamma != null) a.DGamma[j] += (float)sumDyXhat;
+        if (a.DBeta != null) a.DBeta[j] += (float)sumDy;
+        k = (float)k2;
+        if (a.Frozen)
+        {
+            q = 0f;
+            p = 0f;
+            return;
+        }
+        q = -(float)(k2 * inv * sumDyXhat / a.N);
+        p = (float)(-(k2 * sumDy / a.N) - (double)lo * q);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -93,7 +127,7 @@ public static unsafe partial class BatchNorm
             // sub-block mean: pivot + sum(x - pivot) / rows, with the first row as pivot
             new Span<float>(xs, c).CopyTo(new Span<float>(pivot, c));
             new Span<double>(sumD, c).Clear();
-            BatchNormLoops.RowsSumShifted<TS, TV>(xs, rows, c, pivot, sumD);
+            BatchNormLoops.RowsSumShifted<TS, TV>(xs, c, rows, c, pivot, sumD);
             for (int j = 0; j < c; j++)
             {
                 double mb = pivot[j] + sumD[j] / rows;
@@ -103,7 +137,7 @@ public static unsafe partial class BatchNorm
             // corrected two-pass while the block is in cache: d = x - mean_b; the sub-block's
             // mean += sum(d) / rows; M2 = sum(d^2) - sum(d)^2 / rows; then Chan's merge into the chunk's (n, mean, M2)
             new Span<double>(sumD, 2 * c).Clear();
-            BatchNormLoops.RowsSumDeviations<TS, TV>(xs, rows, c, hi, lo, sumD, sumD2);
+            BatchNormLoops.RowsSumDeviations<TS, TV>(xs, c, rows, c, hi, lo, sumD, sumD2);
             double inv = 1.0 / rows, total = n + rows, wNew = rows / total, wCross = n * (double)rows / total;
             for (int j = 0; j < c; j++)
             {
@@ -128,18 +162,24 @@ public static unsafe partial class BatchNorm
     {
         ref Args a = ref *(Args*)state;
         int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
-        // y = (x - mean) * (gamma * invstd) + beta, per row
-        BatchNormLoops.RowsNormalize<TS, TV>(a.X + (long)r0 * c, a.Y + (long)r0 * c, r1 - r0, c, a.Hi, a.Lo, a.Scale, a.Shift, a.Stream);
+        long o = (long)r0 * c;
+        // y = (x - mean) * (gamma * invstd) + beta
+        BatchNormLoops.RowsNormalize<TS, TV>(a.X + o, a.Y + o, c, r1 - r0, c, a.Hi, a.Scale, a.Shift, a.Stream);
         EndStreaming(a.Stream);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsBackward<TS, TV>(ref Args a) where TS : ISimd<TV> where TV : struct
     {
+        if (UsesColumnBlocks(a.N))
+        {
+            ColumnBlocks(ref a, &ColumnBackwardChunk<TS, TV>);
+            return;
+        }
         int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
         bool wantSums = !a.Frozen || a.DGamma != null || a.DBeta != null;
         double[] parts = ArrayPool<double>.Shared.Rent(2 * chunks * c);
-        float[] scratch = ArrayPool<float>.Shared.Rent(5 * c); // hi, lo, scale, negC1, negC2
+        float[] scratch = ArrayPool<float>.Shared.Rent(5 * c); // hi, lo, k, q, p
         try
         {
             fixed (double* pp = parts)
@@ -150,8 +190,8 @@ public static unsafe partial class BatchNorm
                 a.Hi = ps;
                 a.Lo = a.Hi + c;
                 a.Scale = a.Lo + c;
-                a.NegC1 = a.Scale + c;
-                a.NegC2 = a.NegC1 + c;
+                a.Q = a.Scale + c;
+                a.P = a.Q + c;
                 for (int j = 0; j < c; j++)
                 {
                     a.Hi[j] = (float)a.Mean[j];
@@ -160,7 +200,6 @@ public static unsafe partial class BatchNorm
                 fixed (Args* pa = &a)
                 {
                     if (wantSums) Parallelism.For(chunks, pa, &RowsGradSumsChunk<TS, TV>);
-                    double count = a.N;
                     for (int j = 0; j < c; j++)
                     {
                         double sumDy = 0, sumDyD = 0;
@@ -170,13 +209,7 @@ public static unsafe partial class BatchNorm
                                 sumDy += a.PartA[k * c + j];
                                 sumDyD += a.PartB[k * c + j];
                             }
-                        double inv = a.Invstd[j], g = a.Gamma == null ? 1.0 : a.Gamma[j];
-                        double sumDyXhat = sumDyD * inv, k2 = g * inv;
-                        if (a.DGamma != null) a.DGamma[j] += (float)sumDyXhat;
-                        if (a.DBeta != null) a.DBeta[j] += (float)sumDy;
-                        a.Scale[j] = (float)k2;
-                        a.NegC1[j] = a.Frozen ? 0f : -(float)(k2 * sumDy / count);
-                        a.NegC2[j] = -(float)(k2 * inv * sumDyXhat / count);
+                        BackwardConstants(ref a, j, sumDy, sumDyD, a.Lo[j], out a.Scale[j], out a.Q[j], out a.P[j]);
                     }
                     Parallelism.For(chunks, pa, &RowsApplyGradChunk<TS, TV>);
                 }
@@ -197,7 +230,7 @@ public static unsafe partial class BatchNorm
         double* sumDy = a.PartA + chunk * c, sumDyD = a.PartB + chunk * c;
         new Span<double>(sumDy, c).Clear();
         new Span<double>(sumDyD, c).Clear();
-        BatchNormLoops.RowsSumGrad<TS, TV>(a.Dy + (long)r0 * c, a.X + (long)r0 * c, r1 - r0, c, a.Hi, a.Lo, sumDy, sumDyD);
+        BatchNormLoops.RowsSumGrad<TS, TV>(a.Dy + (long)r0 * c, a.X + (long)r0 * c, c, r1 - r0, c, a.Hi, a.Lo, sumDy, sumDyD);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -206,8 +239,8 @@ public static unsafe partial class BatchNorm
         ref Args a = ref *(Args*)state;
         int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
         long o = (long)r0 * c;
-        if (a.Frozen) BatchNormLoops.RowsScaleShift<TS, TV>(a.Dy + o, a.Dx + o, r1 - r0, c, a.Scale, a.NegC1, a.Stream); // dx = dy * k (NegC1 = 0)
-        else BatchNormLoops.RowsApplyGrad<TS, TV>(a.Dy + o, a.X + o, a.Dx + o, r1 - r0, c, a.Hi, a.Lo, a.Scale, a.NegC1, a.NegC2, a.Stream);
+        if (a.Frozen) BatchNormLoops.RowsScaleShift<TS, TV>(a.Dy + o, a.Dx + o, c, r1 - r0, c, a.Scale, a.P, a.Stream); // dx = dy * k (P = 0)
+        else BatchNormLoops.RowsApplyGrad<TS, TV>(a.Dy + o, a.X + o, a.Dx + o, c, r1 - r0, c, a.Hi, a.Scale, a.Q, a.P, a.Stream);
         EndStreaming(a.Stream);
     }
 }

@@ -122,7 +122,7 @@ public static unsafe partial class BatchNorm
         ref Args a = ref *(Args*)state;
         int c = a.C, r0 = chunk * a.RowsPerChunk, r1 = Math.Min(a.N, r0 + a.RowsPerChunk);
         // y[r, :] = x[r, :] * alpha + shift
-        BatchNormLoops.RowsScaleShift<TS, TV>(a.X + (long)r0 * c, a.Y + (long)r0 * c, r1 - r0, c, a.Scale, a.Shift, a.Stream);
+        BatchNormLoops.RowsScaleShift<TS, TV>(a.X + (long)r0 * c, a.Y + (long)r0 * c, c, r1 - r0, c, a.Scale, a.Shift, a.Stream);
         EndStreaming(a.Stream);
     }
 }

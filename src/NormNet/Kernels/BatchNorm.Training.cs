@@ -234,6 +234,6 @@ public static unsafe partial class BatchNorm
         // channels-last: row chunks and per-channel workspaces
         public int RowsPerChunk, SubRows;
         public double* PartA, PartB;
-        public float* Scratch, Hi, Lo, Scale, Shift, NegC1, NegC2;
+        public float* Scratch, Hi, Lo, Scale, Shift, P, Q;
     }
 }

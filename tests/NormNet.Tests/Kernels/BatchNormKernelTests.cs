@@ -86,6 +86,10 @@ public class BatchNormKernelTests
         CheckAgainstReference(w, new BatchNormShape(6, 12, 1200), seed: 11, offset: 2, std: 3);
         CheckAgainstReference(w, new BatchNormShape(1100, 83, 1), seed: 12, offset: -1, std: 0.5);
         CheckAgainstReference(w, new BatchNormShape(70000, 3, 1), seed: 13);
+        // (M, C) with few rows goes by column blocks of 64 channels, in parallel here, the last block 1 channel wide
+        CheckAgainstReference(w, new BatchNormShape(300, 257, 1), seed: 14, offset: 3, std: 2);
+        // row chunks with wide rows: 4-vector tiles, then 1-vector tiles, then scalar channels in each row block
+        CheckAgainstReference(w, new BatchNormShape(1500, 150, 1), seed: 15, offset: -2, std: 0.7);
     }
 
     [Theory, MemberData(nameof(Widths))]
@@ -109,6 +113,7 @@ public class BatchNormKernelTests
     [Theory]
     [InlineData(8, 16, 900)]   // NCHW, several channels per chunk
     [InlineData(3000, 77, 1)]  // channels-last, many row chunks
+    [InlineData(500, 300, 1)]  // (M, C) with few rows: column blocks
     [InlineData(2, 40, 5000)]  // long planes, several float blocks per plane
     public void Results_AreBitIdentical_ForAnyThreadCount(int n, int c, int s)
     {
@@ -139,6 +144,7 @@ public class BatchNormKernelTests
     [Theory]
     [InlineData(16, 4, 256)]
     [InlineData(4096, 4, 1)]
+    [InlineData(700, 130, 1)]
     public void LargeMeanSmallStd_KeepsPrecision(int n, int c, int s)
     {
         // mean 1e4, std 1e-2: E[x^2] - E[x]^2 in float gives garbage here; we must match double on the same floats.
