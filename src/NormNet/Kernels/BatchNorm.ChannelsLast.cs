@@ -25,48 +25,29 @@ public static unsafe partial class BatchNorm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsTrainingForward<TS, TV>(ref Args a) where TS : ISimd<TV> where TV : struct
     {
-        if (UsesColumnBlocks(a.N))
-        {
-            ColumnBlocks(ref a, &ColumnForwardChunk<TS, TV>);
-            return;
-        }
         int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
-        double[] parts = ArrayPool<double>.Shared.Rent(4 * chunks * c);
-        float[] scratch = ArrayPool<float>.Shared.Rent(3 * chunks * c + 3 * c); // per chunk: pivot, hi, lo; shared: hi, scale, shift
+        bool columns = UsesColumnBlocks(a.N);
+        int partials = columns ? 0 : chunks * c;
+        double[] parts = ArrayPool<double>.Shared.Rent(4 * partials + 1);
+        float[] scratch = ArrayPool<float>.Shared.Rent(3 * partials + 3 * c); // per chunk: pivot, hi, lo; shared: hi, scale, shift
         try
         {
             fixed (double* pp = parts)
             fixed (float* ps = scratch)
             {
                 a.PartA = pp;
-                a.PartB = pp + chunks * c;
+                a.PartB = pp + partials;
                 a.Scratch = ps;
-                a.Hi = ps + 3 * chunks * c;
+                a.Hi = ps + 3 * partials;
                 a.Scale = a.Hi + c;
                 a.Shift = a.Scale + c;
-                fixed (Args* pa = &a)
+                if (columns) ColumnBlocks(ref a, &ColumnStatsChunk<TS, TV>);
+                else
                 {
-                    Parallelism.For(chunks, pa, &RowsStatsChunk<TS, TV>);
-                    // merge the chunks' (count, mean, M2) in chunk order (Chan et al.), into chunk 0's partials:
-                    // mean += delta * nb / n'; M2 += M2_b + delta^2 * n * nb / n', the weights shared by all channels
-                    double* m = a.PartA, m2 = a.PartB;
-                    long n = Math.Min(a.RowsPerChunk, a.N);
-                    for (int k = 1; k < chunks; k++)
-                    {
-                        long nb = Math.Min(a.RowsPerChunk, a.N - (long)k * a.RowsPerChunk), total = n + nb;
-                        double wNew = (double)nb / total, wCross = (double)n * nb / total;
-                        double* mb = a.PartA + k * c, m2b = a.PartB + k * c;
-                        for (int j = 0; j < c; j++)
-                        {
-                            double delta = mb[j] - m[j];
-                            m[j] += delta * wNew;
-                            m2[j] += m2b[j] + delta * delta * wCross;
-                        }
-                        n = total;
-                    }
-                    for (int j = 0; j < c; j++) ForwardConstants(ref a, j, m[j], m2[j], out a.Hi[j], out a.Scale[j], out a.Shift[j]);
-                    Parallelism.For(chunks, pa, &RowsNormalizeChunk<TS, TV>);
+                    fixed (Args* pa = &a) Parallelism.For(chunks, pa, &RowsStatsChunk<TS, TV>);
+                    MergeRowChunkStatistics(ref a, chunks);
                 }
+                fixed (Args* pa = &a) Parallelism.For(chunks, pa, &RowsNormalizeChunk<TS, TV>);
             }
         }
         finally
@@ -74,6 +55,30 @@ public static unsafe partial class BatchNorm
             ArrayPool<float>.Shared.Return(scratch);
             ArrayPool<double>.Shared.Return(parts);
         }
+    }
+
+    /// <summary>Merges the row chunks' (count, mean, M2) in chunk order (Chan et al.) into chunk 0's partials, then
+    /// writes each channel's statistics and constants: mean += delta * nb / n'; M2 += M2_b + delta^2 * n * nb / n',
+    /// with the weights shared by all channels.</summary>
+    private static void MergeRowChunkStatistics(ref Args a, int chunks)
+    {
+        int c = a.C;
+        double* m = a.PartA, m2 = a.PartB;
+        long n = Math.Min(a.RowsPerChunk, a.N);
+        for (int k = 1; k < chunks; k++)
+        {
+            long nb = Math.Min(a.RowsPerChunk, a.N - (long)k * a.RowsPerChunk), total = n + nb;
+            double wNew = (double)nb / total, wCross = (double)n * nb / total;
+            double* mb = a.PartA + k * c, m2b = a.PartB + k * c;
+            for (int j = 0; j < c; j++)
+            {
+                double delta = mb[j] - m[j];
+                m[j] += delta * wNew;
+                m2[j] += m2b[j] + delta * delta * wCross;
+            }
+            n = total;
+        }
+        for (int j = 0; j < c; j++) ForwardConstants(ref a, j, m[j], m2[j], out a.Hi[j], out a.Scale[j], out a.Shift[j]);
     }
 
     /// <summary>From channel j's mean and sum of squared deviations: the saved statistics, and the constants of
@@ -171,11 +176,6 @@ public static unsafe partial class BatchNorm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsBackward<TS, TV>(ref Args a) where TS : ISimd<TV> where TV : struct
     {
-        if (UsesColumnBlocks(a.N))
-        {
-            ColumnBlocks(ref a, &ColumnBackwardChunk<TS, TV>);
-            return;
-        }
         int c = a.C, chunks = RowChunks(a.N, c, out a.RowsPerChunk, out a.SubRows);
         bool wantSums = !a.Frozen || a.DGamma != null || a.DBeta != null;
         double[] parts = ArrayPool<double>.Shared.Rent(2 * chunks * c);
@@ -199,17 +199,21 @@ public static unsafe partial class BatchNorm
                 }
                 fixed (Args* pa = &a)
                 {
-                    if (wantSums) Parallelism.For(chunks, pa, &RowsGradSumsChunk<TS, TV>);
-                    for (int j = 0; j < c; j++)
+                    if (UsesColumnBlocks(a.N)) ColumnBlocks(ref a, &ColumnGradSumsChunk<TS, TV>);
+                    else
                     {
-                        double sumDy = 0, sumDyD = 0;
-                        if (wantSums)
-                            for (int k = 0; k < chunks; k++)
-                            {
-                                sumDy += a.PartA[k * c + j];
-                                sumDyD += a.PartB[k * c + j];
-                            }
-                        BackwardConstants(ref a, j, sumDy, sumDyD, a.Lo[j], out a.Scale[j], out a.Q[j], out a.P[j]);
+                        if (wantSums) Parallelism.For(chunks, pa, &RowsGradSumsChunk<TS, TV>);
+                        for (int j = 0; j < c; j++)
+                        {
+                            double sumDy = 0, sumDyD = 0;
+                            if (wantSums)
+                                for (int k = 0; k < chunks; k++)
+                                {
+                                    sumDy += a.PartA[k * c + j];
+                                    sumDyD += a.PartB[k * c + j];
+                                }
+                            BackwardConstants(ref a, j, sumDy, sumDyD, a.Lo[j], out a.Scale[j], out a.Q[j], out a.P[j]);
+                        }
                     }
                     Parallelism.For(chunks, pa, &RowsApplyGradChunk<TS, TV>);
                 }
