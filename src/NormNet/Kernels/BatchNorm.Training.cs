@@ -144,8 +144,7 @@ public static unsafe partial class BatchNorm
             float* xc = a.X + c * plane, yc = a.Y + c * plane;
             // mean = pivot + sum(x - pivot) / count: the shift keeps float block sums small and exact-ish
             float pivot = xc[0];
-            double sum = 0;
-            for (int n = 0; n < a.N; n++) sum += BatchNormLoops.PlaneSumShifted<TS, TV>(xc + n * stride, plane, pivot);
+            double sum = BatchNormLoops.PlanesSumShifted<TS, TV>(xc, stride, a.N, plane, pivot);
             double m = pivot + sum / count;
             float hi = (float)m, lo = (float)(m - hi);
             // corrected two-pass, while the channel is still in cache: d = x - m;

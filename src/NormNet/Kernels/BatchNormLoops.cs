@@ -50,6 +50,46 @@ internal static unsafe partial class BatchNormLoops
         return total;
     }
 
+    /// <summary>sum over <paramref name="planes"/> planes (plane k at x + k * stride, n elements each) of (x[i] - pivot),
+    /// four planes at a time so that four memory streams are in flight: reading one plane at a time ran at half the
+    /// speed of a contiguous sweep (7.1 against 3.4 ms over (64, 128, 56, 56) on one thread), four at a time matched it.
+    /// Float blocks of <see cref="Block"/> elements per plane added in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double PlanesSumShifted<TS, TV>(float* x, long stride, int planes, long n, float pivot)
+        where TS : ISimd<TV> where TV : struct
+    {
+        double total = 0;
+        int k = 0;
+        for (; k <= planes - 4; k += 4)
+        {
+            float* p0 = x + k * stride, p1 = p0 + stride, p2 = p1 + stride, p3 = p2 + stride;
+            for (long start = 0; start < n; start += Block)
+            {
+                int len = (int)Math.Min(Block, n - start);
+                TV pv = TS.Broadcast(pivot);
+                TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
+                int w = TS.Width, i = 0;
+                for (; i <= len - w; i += w)
+                {
+                    long o = start + i;
+                    a0 = TS.Add(a0, TS.Sub(TS.Load(p0 + o), pv)); // a += x - pivot, one accumulator per plane
+                    a1 = TS.Add(a1, TS.Sub(TS.Load(p1 + o), pv));
+                    a2 = TS.Add(a2, TS.Sub(TS.Load(p2 + o), pv));
+                    a3 = TS.Add(a3, TS.Sub(TS.Load(p3 + o), pv));
+                }
+                float s = TS.Sum(TS.Add(TS.Add(a0, a1), TS.Add(a2, a3)));
+                for (; i < len; i++)
+                {
+                    long o = start + i;
+                    s += ((p0[o] - pivot) + (p1[o] - pivot)) + ((p2[o] - pivot) + (p3[o] - pivot));
+                }
+                total += s;
+            }
+        }
+        for (; k < planes; k++) total += PlaneSumShifted<TS, TV>(x + k * stride, n, pivot);
+        return total;
+    }
+
     /// <summary>(sum_i d[i], sum_i d[i]^2) with d = (x[i] - hi) - lo: the second pass of the corrected two-pass
     /// algorithm, whose sum of deviations repairs the rounding of the first pass's mean. Float blocks added in double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

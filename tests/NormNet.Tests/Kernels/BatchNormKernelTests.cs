@@ -64,6 +64,8 @@ public class BatchNormKernelTests
     public void PlanarLayout_EveryTailLength_MatchesReference(Width w)
     {
         for (int s = 2; s <= 70; s++) CheckAgainstReference(w, new BatchNormShape(3, 2, s), seed: s);
+        // five images: one group of four planes read together, then one plane alone
+        for (int s = 1; s <= 70; s++) CheckAgainstReference(w, new BatchNormShape(5, 2, s), seed: 200 + s, offset: 4);
     }
 
     [Theory, MemberData(nameof(Widths))]
