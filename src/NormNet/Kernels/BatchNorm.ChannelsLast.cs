@@ -128,26 +128,12 @@ public static unsafe partial class BatchNorm
         for (int r = r0; r < r1; r += a.SubRows)
         {
             int rows = Math.Min(a.SubRows, r1 - r);
-            float* xs = a.X + (long)r * c;
-            // sub-block mean: pivot + sum(x - pivot) / rows, with the first row as pivot
-            new Span<float>(xs, c).CopyTo(new Span<float>(pivot, c));
-            new Span<double>(sumD, c).Clear();
-            BatchNormLoops.RowsSumShifted<TS, TV>(xs, c, rows, c, pivot, sumD);
+            BlockStatistics<TS, TV>(a.X + (long)r * c, c, rows, c, pivot, hi, lo, sumD, sumD2);
+            // Chan's merge of the sub-block's (rows, mean, M2) into the chunk's (n, mean, M2)
+            double total = n + rows, wNew = rows / total, wCross = n * (double)rows / total;
             for (int j = 0; j < c; j++)
             {
-                double mb = pivot[j] + sumD[j] / rows;
-                hi[j] = (float)mb;
-                lo[j] = (float)(mb - hi[j]);
-            }
-            // corrected two-pass while the block is in cache: d = x - mean_b; the sub-block's
-            // mean += sum(d) / rows; M2 = sum(d^2) - sum(d)^2 / rows; then Chan's merge into the chunk's (n, mean, M2)
-            new Span<double>(sumD, 2 * c).Clear();
-            BatchNormLoops.RowsSumDeviations<TS, TV>(xs, c, rows, c, hi, lo, sumD, sumD2);
-            double inv = 1.0 / rows, total = n + rows, wNew = rows / total, wCross = n * (double)rows / total;
-            for (int j = 0; j < c; j++)
-            {
-                double mb = (double)hi[j] + lo[j] + sumD[j] * inv;
-                double m2b = Math.Max(0, sumD2[j] - sumD[j] * sumD[j] * inv);
+                double mb = sumD[j], m2b = sumD2[j];
                 if (n == 0)
                 {
                     mean[j] = mb;
@@ -159,6 +145,33 @@ public static unsafe partial class BatchNorm
                 m2[j] += m2b + delta * delta * wCross;
             }
             n += rows;
+        }
+    }
+
+    /// <summary>Per-channel mean and M2 (sum of squared deviations) of a block of rows (row r at x + r * ld), while the
+    /// block sits in cache: mean_0 = pivot + sum(x - pivot) / rows with the first row as pivot, then the corrected
+    /// second pass over d = x - mean_0: mean = mean_0 + sum(d) / rows, M2 = sum(d^2) - sum(d)^2 / rows.
+    /// pivot, hi, lo are scratch of c floats.</summary>
+    private static void BlockStatistics<TS, TV>(float* x, int ld, int rows, int c, float* pivot, float* hi, float* lo, double* mean, double* m2)
+        where TS : ISimd<TV> where TV : struct
+    {
+        new Span<float>(x, c).CopyTo(new Span<float>(pivot, c));
+        new Span<double>(mean, c).Clear();
+        BatchNormLoops.RowsSumShifted<TS, TV>(x, ld, rows, c, pivot, mean);
+        for (int j = 0; j < c; j++)
+        {
+            double m0 = pivot[j] + mean[j] / rows;
+            hi[j] = (float)m0;
+            lo[j] = (float)(m0 - hi[j]);
+        }
+        new Span<double>(mean, c).Clear();
+        new Span<double>(m2, c).Clear();
+        BatchNormLoops.RowsSumDeviations<TS, TV>(x, ld, rows, c, hi, lo, mean, m2);
+        for (int j = 0; j < c; j++)
+        {
+            double sumD = mean[j];
+            mean[j] = (double)hi[j] + lo[j] + sumD / rows;
+            m2[j] = Math.Max(0, m2[j] - sumD * sumD / rows);
         }
     }
 

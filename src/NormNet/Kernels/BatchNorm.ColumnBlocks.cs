@@ -37,28 +37,11 @@ public static unsafe partial class BatchNorm
     {
         ref Args a = ref *(Args*)state;
         int j0 = block * ColumnBlock, cb = Math.Min(ColumnBlock, a.C - j0), n = a.N, ld = a.C;
-        float* x = a.X + j0;
         float* pivot = stackalloc float[ColumnBlock], hi = stackalloc float[ColumnBlock], lo = stackalloc float[ColumnBlock];
-        double* sum = stackalloc double[ColumnBlock], sum2 = stackalloc double[ColumnBlock];
-        // mean_0 = pivot + sum(x - pivot) / n with the first row as pivot
-        new Span<float>(x, cb).CopyTo(new Span<float>(pivot, cb));
-        new Span<double>(sum, cb).Clear();
-        BatchNormLoops.RowsSumShifted<TS, TV>(x, ld, n, cb, pivot, sum);
+        double* mean = stackalloc double[ColumnBlock], m2 = stackalloc double[ColumnBlock];
+        BlockStatistics<TS, TV>(a.X + j0, ld, n, cb, pivot, hi, lo, mean, m2);
         for (int j = 0; j < cb; j++)
-        {
-            double m0 = pivot[j] + sum[j] / n;
-            hi[j] = (float)m0;
-            lo[j] = (float)(m0 - hi[j]);
-        }
-        // corrected two-pass: d = x - mean_0; mean = mean_0 + sum(d) / n; M2 = sum(d^2) - sum(d)^2 / n
-        new Span<double>(sum, cb).Clear();
-        new Span<double>(sum2, cb).Clear();
-        BatchNormLoops.RowsSumDeviations<TS, TV>(x, ld, n, cb, hi, lo, sum, sum2);
-        for (int j = 0; j < cb; j++)
-        {
-            double mean = (double)hi[j] + lo[j] + sum[j] / n, m2 = Math.Max(0, sum2[j] - sum[j] * sum[j] / n);
-            ForwardConstants(ref a, j0 + j, mean, m2, out a.Hi[j0 + j], out a.Scale[j0 + j], out a.Shift[j0 + j]);
-        }
+            ForwardConstants(ref a, j0 + j, mean[j], m2[j], out a.Hi[j0 + j], out a.Scale[j0 + j], out a.Shift[j0 + j]);
     }
 
     /// <summary>Gradient sums of one column block (a.Hi, a.Lo hold the mean), and its channels' constants in
