@@ -186,17 +186,8 @@ public static unsafe partial class BatchNorm
             double m = a.Mean[c], inv = a.Invstd[c], g = a.Gamma == null ? 1.0 : a.Gamma[c];
             float hi = (float)m, lo = (float)(m - hi);
             double sumDy = 0, sumDyD = 0;
-            if (wantSums)
-            {
-                // sum(dy) and sum(dy * (x - mean)) in one pass
-                for (int n = 0; n < a.N; n++)
-                {
-                    long o = offset + n * stride;
-                    var (s, t) = BatchNormLoops.PlaneSumGrad<TS, TV>(a.Dy + o, a.X + o, plane, hi, lo);
-                    sumDy += s;
-                    sumDyD += t;
-                }
-            }
+            // sum(dy) and sum(dy * (x - mean)) in one pass
+            if (wantSums) (sumDy, sumDyD) = BatchNormLoops.PlanesSumGrad<TS, TV>(a.Dy + offset, a.X + offset, stride, a.N, plane, hi, lo);
             double sumDyXhat = sumDyD * inv;
             if (a.DGamma != null) a.DGamma[c] += (float)sumDyXhat;
             if (a.DBeta != null) a.DBeta[c] += (float)sumDy;
