@@ -148,9 +148,11 @@ public static unsafe partial class BatchNorm
             double m = pivot + sum / count;
             float hi = (float)m, lo = (float)(m - hi);
             // corrected two-pass, while the channel is still in cache: d = x - m;
-            // mean = m + sum(d) / count; var = (sum(d^2) - sum(d)^2 / count) / count
+            // mean = m + sum(d) / count; var = (sum(d^2) - sum(d)^2 / count) / count.
+            // The passes zig-zag (images forward, backward, forward): each starts on the planes the previous one
+            // read last, which are the ones most likely still in L2 when a channel nearly fills it.
             double sumD = 0, sumD2 = 0;
-            for (int n = 0; n < a.N; n++)
+            for (int n = a.N - 1; n >= 0; n--)
             {
                 var (s1, s2) = BatchNormLoops.PlaneSumDeviations<TS, TV>(xc + n * stride, plane, hi, lo);
                 sumD += s1;
@@ -204,7 +206,8 @@ public static unsafe partial class BatchNorm
             }
             // dx = k * (dy - sumDy / count - xhat * sumDyXhat / count), xhat = (x - mean) * invstd
             float c1 = (float)(k * sumDy / count), c2 = (float)(k * inv * sumDyXhat / count);
-            for (int n = 0; n < a.N; n++)
+            // images in reverse: the sums pass read the last ones last (see the forward)
+            for (int n = a.N - 1; n >= 0; n--)
             {
                 long o = offset + n * stride;
                 BatchNormLoops.PlaneApplyGrad<TS, TV>(a.Dy + o, a.X + o, a.Dx + o, plane, hi, lo, (float)k, c1, c2, a.Stream);
