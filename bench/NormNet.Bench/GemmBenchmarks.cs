@@ -33,14 +33,15 @@ public class GemmBenchmarks
     [Params(GemmBackend.Managed, GemmBackend.OpenBlas)]
     public GemmBackend Backend { get; set; }
 
+    private ComputeSettings _settings = ComputeSettings.Default;
+
     [Params(1, 2)]
     public int Threads { get; set; }
 
     [GlobalSetup]
     public void Setup()
     {
-        Gemm.Backend = Backend;
-        Parallelism.MaxThreads = Threads;
+        _settings = new ComputeSettings(Threads, Backend);
         _s = GemmShape.Parse(Shape);
         _a = Filled(_s.M * _s.K, 1);
         _b = Filled(_s.K * _s.N, 2);
@@ -48,8 +49,11 @@ public class GemmBenchmarks
     }
 
     [Benchmark]
-    public void Sgemm() =>
+    public void Sgemm()
+    {
+        using var compute = ComputeSettings.Use(_settings);
         Gemm.Sgemm(_s.TransA, _s.TransB, _s.M, _s.N, _s.K, 1f, _a, _s.TransA ? _s.M : _s.K, _b, _s.TransB ? _s.K : _s.N, 0f, _c, _s.N);
+    }
 
     private static float[] Filled(int n, int seed)
     {

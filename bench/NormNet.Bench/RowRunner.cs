@@ -18,7 +18,7 @@ internal static class RowRunner
     public static int Run(string[] args)
     {
         var options = new Options(args);
-        Parallelism.MaxThreads = options.Int("--threads", Environment.ProcessorCount);
+        using var compute = ComputeSettings.Use(new ComputeSettings(options.Int("--threads", Environment.ProcessorCount)));
         string filter = options.Get("--filter") ?? "";
         foreach (var row in Rows.All().Where(r => r.Id.Contains(filter, StringComparison.Ordinal)))
         {

@@ -23,7 +23,7 @@ internal static unsafe class StreamProbe
     public static int Run(string[] args)
     {
         var options = new Options(args);
-        Parallelism.MaxThreads = options.Int("--threads", Environment.ProcessorCount);
+        using var compute = ComputeSettings.Use(new ComputeSettings(options.Int("--threads", Environment.ProcessorCount)));
         var (read, copy, triad) = Measure();
         Console.WriteLine(JsonSerializer.Serialize(new { read_gbs = read, copy_gbs = copy, triad_gbs = triad }));
         return 0;

@@ -7,6 +7,7 @@ using NormNet.Layers;
 using NormNet.Models;
 using NormNet.Optim;
 using NormNet.Serialization;
+using NormNet.Threading;
 using NormNet.Training;
 
 namespace NormNet.Tests;
@@ -44,6 +45,21 @@ public sealed class ReadmeExamples : IDisposable
         ModelState.Save(model, "mlp-bn.safetensors");           // the state_dict alone, with PyTorch's names (0.weight, 1.running_mean, ...)
         Assert.True(File.Exists("mlp-bn.checkpoint.safetensors") && File.Exists("mlp-bn.safetensors"));
         Assert.True(trainer.Evaluate(test).Accuracy > 0.6);
+    }
+
+    [Fact]
+    public void KernelSettings()
+    {
+        var model = new Sequential(new Linear(784, 10, rng: new Rng(1)));
+        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), 0.1), new DataLoader(DataSets.FashionMnistSubset().Train, 32, seed: 1));
+        using (ComputeSettings.Use(new ComputeSettings(maxThreads: 1)))   // this thread, until disposed; scopes nest
+        {
+            // kernels called here use one thread
+            Assert.Equal(1, ComputeSettings.Current.MaxThreads);
+        }
+        trainer.Compute = ComputeSettings.Default.WithMaxThreads(2);      // a trainer's steps and evaluations
+        trainer.Run(2);
+        Assert.Equal(2, trainer.Compute.MaxThreads);
     }
 
     [Fact]

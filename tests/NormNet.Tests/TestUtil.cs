@@ -76,13 +76,12 @@ internal static class TestUtil
         return r;
     }
 
-    /// <summary>Runs <paramref name="action"/> with the kernel thread count set to <paramref name="threads"/>.</summary>
+    /// <summary>Runs <paramref name="action"/> on this thread with the kernel thread count set to <paramref name="threads"/>
+    /// (a scope of this thread's: tests running beside it keep their own settings).</summary>
     public static T WithThreads<T>(int threads, Func<T> action)
     {
-        int saved = Threading.Parallelism.MaxThreads;
-        Threading.Parallelism.MaxThreads = threads;
-        try { return action(); }
-        finally { Threading.Parallelism.MaxThreads = saved; }
+        using var scope = global::NormNet.Threading.ComputeSettings.Use(global::NormNet.Threading.ComputeSettings.Default.WithMaxThreads(threads));
+        return action();
     }
 
     /// <summary>Gives every parameter and running statistic a random, non-trivial value (variances positive).</summary>

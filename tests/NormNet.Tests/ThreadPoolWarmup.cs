@@ -5,9 +5,8 @@ namespace NormNet.Tests;
 
 /// <summary>Starts the kernel worker threads that the tests ask for (up to <see cref="MostTestThreads"/>) once, when the
 /// test assembly loads.</summary>
-/// <remarks>Workers are created on first use, by the thread that needs them. Test classes run in parallel and set the
-/// global thread count (<see cref="TestUtil.WithThreads{T}"/>), so a zero-allocation test could otherwise meet a count
-/// raised by another test and pay for creating a worker inside its measurement (seen: 8,136 bytes in
+/// <remarks>Workers are created on first use, by the thread that needs them, so a zero-allocation test that is the first
+/// to ask for a second or third thread would pay for creating a worker inside its measurement (seen: 8,136 bytes in
 /// GemmTests.SteadyState_AllocatesNothing).</remarks>
 internal static unsafe class ThreadPoolWarmup
 {

@@ -42,11 +42,12 @@ internal static class CommonOptions
         }
     }
 
-    public static void ApplyThreads(int? threads)
+    /// <summary>Enters the kernel settings that <c>--threads</c> asks for, for the command's thread (dispose to leave).</summary>
+    public static ComputeSettings.Scope UseThreads(int? threads)
     {
-        if (threads is not { } t) return;
+        if (threads is not { } t) return default;
         if (t < 1) throw new UsageException($"--threads must be at least 1, got {t}.");
-        Parallelism.MaxThreads = t;
+        return ComputeSettings.Use(ComputeSettings.Default.WithMaxThreads(t));
     }
 
     public static int Positive(int value, string name) =>

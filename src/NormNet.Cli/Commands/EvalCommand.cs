@@ -23,7 +23,7 @@ internal static class EvalCommand
         var command = new Command("eval", "Evaluate a checkpoint in eval mode: accuracy and confusion matrix on the test split.") { checkpoint, arch, bn, data, threads };
         command.SetAction(r =>
         {
-            CommonOptions.ApplyThreads(r.GetValue(threads));
+            using var compute = CommonOptions.UseThreads(r.GetValue(threads));
             var (model, name, batchNorm) = CheckpointModel.Load(r.GetValue(checkpoint)!, r.GetValue(arch), r.GetValue(bn));
             var dataset = CommonOptions.LoadData(r.GetValue(data));
             var result = Trainer.Evaluate(model, new DataLoader(dataset.Test, 1000, shuffle: false, layout: Architectures.LayoutOf(name)));

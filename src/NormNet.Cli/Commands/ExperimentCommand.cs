@@ -25,7 +25,7 @@ internal static class ExperimentCommand
         };
         command.SetAction(r =>
         {
-            CommonOptions.ApplyThreads(r.GetValue(threads));
+            using var compute = CommonOptions.UseThreads(r.GetValue(threads));
             string which = r.GetValue(name)!;
             Experiment? experiment = which == "all" ? null : ExperimentRunner.Find(which);
             if (new[] { r.GetValue(quick), r.GetValue(full), r.GetValue(smoke) }.Count(b => b) > 1)

@@ -38,7 +38,7 @@ internal static class TrainCommand
         };
         command.SetAction(r =>
         {
-            CommonOptions.ApplyThreads(r.GetValue(threads));
+            using var compute = CommonOptions.UseThreads(r.GetValue(threads));
             TrainSettings settings;
             string? resumePath = r.GetValue(resume);
             if (resumePath is not null)

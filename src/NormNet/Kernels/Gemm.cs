@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using NormNet.Threading;
 
 namespace NormNet.Kernels;
 
@@ -10,29 +11,12 @@ namespace NormNet.Kernels;
 /// once each thread has its buffers.</para>
 /// <para>Each element of C is summed over k in a fixed order (blocks of k fixed by k alone, each block one
 /// FMA chain), so results are bit-identical for any thread count and any SIMD width.</para>
-/// <para><see cref="Backend"/> can switch to OpenBLAS, whose results are not guaranteed bit-identical across
-/// thread counts.</para>
+/// <para>The calling thread's <see cref="ComputeSettings.Current"/> chooses the backend and the thread count;
+/// OpenBLAS's results are not guaranteed bit-identical across thread counts.</para>
 /// </remarks>
 public static unsafe class Gemm
 {
-    private static GemmBackend? _backend;
-
-    /// <summary>The implementation <see cref="Sgemm"/> runs. Defaults to the environment variable
-    /// <c>NORMNET_GEMM</c> (<c>managed</c> or <c>openblas</c>), else <see cref="GemmBackend.Managed"/>.</summary>
-    /// <exception cref="InvalidOperationException">OpenBLAS is selected (here or by the environment variable)
-    /// but cannot be loaded, or the environment variable names no backend.</exception>
-    public static GemmBackend Backend
-    {
-        get => _backend ??= BackendFromName(Environment.GetEnvironmentVariable("NORMNET_GEMM"));
-        set
-        {
-            if (value == GemmBackend.OpenBlas) OpenBlas.EnsureAvailable();
-            else if (value != GemmBackend.Managed) throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown GEMM backend.");
-            _backend = value;
-        }
-    }
-
-    /// <summary>Whether OpenBLAS can be loaded here, so that <see cref="Backend"/> can be set to <see cref="GemmBackend.OpenBlas"/>.</summary>
+    /// <summary>Whether OpenBLAS can be loaded here, so that <see cref="ComputeSettings"/> can choose <see cref="GemmBackend.OpenBlas"/>.</summary>
     public static bool IsOpenBlasAvailable => OpenBlas.IsAvailable;
 
     // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; row-major; A is k x m when transA, B is n x k when transB
@@ -44,7 +28,7 @@ public static unsafe class Gemm
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        if (Backend == GemmBackend.OpenBlas) SgemmOpenBlas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (ComputeSettings.Current.GemmBackend == GemmBackend.OpenBlas) SgemmOpenBlas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else if (Simd512.IsSupported) Managed<Kernel8x2<Simd512, Vector512<float>>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else if (Simd256.IsSupported) Managed<Kernel6x2<Simd256, Vector256<float>>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else Managed<Kernel6x2<SimdScalar, float>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -63,7 +63,7 @@ internal static unsafe class GemmDriver
             A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k, Kc = KcFor(k),
             Alpha = alpha, Beta = beta, TransA = transA, TransB = transB, InPlaceB = !transB && m <= InPlaceRows,
         };
-        int chunks = Plan(m, n, k, TK.Mr, TK.Nr, Parallelism.MaxThreads, out args.RowsPerChunk, out args.ColsPerChunk, out args.ColChunks);
+        int chunks = Plan(m, n, k, TK.Mr, TK.Nr, ComputeSettings.Current.MaxThreads, out args.RowsPerChunk, out args.ColsPerChunk, out args.ColChunks);
         if (chunks == 1) Chunk<TK>(&args, 0);
         else Parallelism.For(chunks, &args, &Chunk<TK>);
     }

@@ -5,7 +5,7 @@ namespace NormNet.Kernels;
 
 /// <summary>
 /// OpenBLAS's <c>cblas_sgemm</c>, found at run time with <see cref="NativeLibrary"/>, so NormNet builds and
-/// runs without it. Its thread count follows <see cref="Parallelism.MaxThreads"/>.
+/// runs without it. Its thread count follows <see cref="ComputeSettings.MaxThreads"/>.
 /// </summary>
 /// <remarks>OpenBLAS splits k differently for different thread counts and kernels, so unlike the managed
 /// GEMM its results are not guaranteed bit-identical across thread counts or machines.</remarks>
@@ -60,12 +60,12 @@ internal static unsafe class OpenBlas
     }
 
     // C (m x n, row-major) = alpha * op(A) * op(B) + beta * C; m, n, k > 0, arguments validated
-    /// <summary>Calls cblas_sgemm (row-major) after setting OpenBLAS's thread count to <see cref="Parallelism.MaxThreads"/>.</summary>
+    /// <summary>Calls cblas_sgemm (row-major) after setting OpenBLAS's thread count to <see cref="ComputeSettings.MaxThreads"/>.</summary>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
         EnsureAvailable();
-        int threads = Parallelism.MaxThreads;
+        int threads = ComputeSettings.Current.MaxThreads;
         if (threads != _threads && _setThreads != null)
         {
             _setThreads(threads);

@@ -20,7 +20,7 @@ public sealed class Conv2d : Module
         ArgumentOutOfRangeException.ThrowIfLessThan(kernelSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(padding);
-        rng ??= Rng.Global;
+        rng ??= Rng.Default;
         InChannels = inChannels;
         OutChannels = outChannels;
         KernelSize = kernelSize;

@@ -2,7 +2,7 @@ namespace NormNet.Layers;
 
 /// <summary>Zeroes each element with probability p in training mode and scales the rest by 1 / (1 - p), as
 /// <c>torch.nn.Dropout</c>; the identity in eval mode.</summary>
-/// <remarks>The layer owns a generator (seeded from the one given, or from <see cref="Rng.Global"/>) whose state
+/// <remarks>The layer owns a generator (seeded from the one given, or from <see cref="Rng.Default"/>) whose state
 /// is saved in training checkpoints, so a resumed run drops exactly the same units.</remarks>
 public sealed class Dropout : Module
 {
@@ -15,7 +15,7 @@ public sealed class Dropout : Module
     {
         if (!(p >= 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1).");
         P = p;
-        Generator = new Rng((rng ?? Rng.Global).NextUInt64());
+        Generator = new Rng((rng ?? Rng.Default).NextUInt64());
     }
 
     /// <summary>The probability of zeroing an element.</summary>

@@ -4,7 +4,7 @@ namespace NormNet.Layers;
 
 /// <summary>A fully connected layer y = x W^T + b, as <c>torch.nn.Linear</c>; input (N, in), output (N, out).</summary>
 /// <remarks>Weights start Kaiming-uniform and the bias U(-1/sqrt(in), 1/sqrt(in)), PyTorch's defaults, drawn
-/// from <c>rng</c> (or <see cref="Rng.Global"/>); use <see cref="Init"/> for others.</remarks>
+/// from <c>rng</c> (or <see cref="Rng.Default"/>); use <see cref="Init"/> for others.</remarks>
 public sealed class Linear : Module
 {
     private Tensor? _input, _output, _gradInput, _zeros;
@@ -14,7 +14,7 @@ public sealed class Linear : Module
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inFeatures, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outFeatures, 1);
-        rng ??= Rng.Global;
+        rng ??= Rng.Default;
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         Weight = new Parameter(Tensor.Zeros(outFeatures, inFeatures), ParameterRole.Weight);

@@ -14,11 +14,15 @@ public sealed class Rng
     /// <summary>Creates a generator from a seed; equal seeds give equal sequences on every machine.</summary>
     public Rng(ulong seed) => Reseed(seed);
 
-    /// <summary>The generator used when a layer is built without one, as PyTorch's global generator.</summary>
-    public static Rng Global { get; } = new(0);
+    [ThreadStatic] private static Rng? _default;
 
-    /// <summary>Reseeds <see cref="Global"/>, as <c>torch.manual_seed</c>.</summary>
-    public static void ManualSeed(ulong seed) => Global.Reseed(seed);
+    /// <summary>The generator used when a layer is built without one, as PyTorch's default generator, but one per
+    /// thread (each starts from seed 0), so that code building models on two threads does not change the other's
+    /// numbers.</summary>
+    public static Rng Default => _default ??= new Rng(0);
+
+    /// <summary>Reseeds this thread's <see cref="Default"/>, as <c>torch.manual_seed</c>.</summary>
+    public static void ManualSeed(ulong seed) => Default.Reseed(seed);
 
     /// <summary>Restarts the sequence from a seed.</summary>
     public void Reseed(ulong seed)

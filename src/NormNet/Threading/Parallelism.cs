@@ -10,8 +10,8 @@ namespace NormNet.Threading;
 /// <para>A job is a static function pointer and a pointer to an argument struct on the caller's stack, so
 /// dispatching allocates nothing. Workers spin briefly after a job (consecutive kernels of a training
 /// step follow each other within microseconds) and then sleep.</para>
-/// <para>The thread count defaults to the environment variable <c>NORMNET_NUM_THREADS</c>, else the
-/// processor count.</para>
+/// <para>A job uses at most <see cref="ComputeSettings.MaxThreads"/> of the calling thread's
+/// <see cref="ComputeSettings.Current"/> settings; workers are started when a job first needs them.</para>
 /// </remarks>
 public static unsafe class Parallelism
 {
@@ -22,7 +22,6 @@ public static unsafe class Parallelism
     private static readonly object WorkerGate = new();
     private static readonly object WakeGate = new();
     private static readonly List<Thread> Workers = [];
-    private static int _maxThreads = DefaultThreads();
 
     // The current job. Invariant: _nextChunk is reset to 0 only after every other field is written,
     // and set to Sentinel when the job ends, so a claim below _count always belongs to the current job.
@@ -37,24 +36,13 @@ public static unsafe class Parallelism
 
     [ThreadStatic] private static bool _insideJob;
 
-    /// <summary>The most threads a kernel uses (at least 1). Changing it never changes results.</summary>
-    public static int MaxThreads
-    {
-        get => _maxThreads;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            lock (Gate) _maxThreads = value;
-        }
-    }
-
     /// <summary>Runs <paramref name="body"/>(args, i) for i in [0, chunkCount), in parallel where possible.</summary>
     /// <remarks>Chunks may run in any order on any thread; the caller merges their results in a fixed order.
     /// Calls from inside a job, or while another thread's job runs, execute inline.</remarks>
     internal static void For(int chunkCount, void* args, delegate*<void*, int, void> body)
     {
         if (chunkCount <= 0) return;
-        int threads = Math.Min(_maxThreads, chunkCount);
+        int threads = Math.Min(ComputeSettings.Current.MaxThreads, chunkCount);
         if (threads == 1 || _insideJob || !Monitor.TryEnter(Gate))
         {
             RunInline(chunkCount, args, body);
@@ -62,12 +50,6 @@ public static unsafe class Parallelism
         }
         try
         {
-            threads = Math.Min(_maxThreads, chunkCount);
-            if (threads == 1)
-            {
-                RunInline(chunkCount, args, body);
-                return;
-            }
             EnsureWorkers(threads - 1);
             _failure = null;
             _body = body;
@@ -142,7 +124,7 @@ public static unsafe class Parallelism
                     Name = $"NormNet worker {index + 1}",
                 };
                 Workers.Add(thread);
-                thread.Start();
+                thread.UnsafeStart(); // no execution context to carry: workers read no settings
             }
         }
     }
@@ -173,12 +155,5 @@ public static unsafe class Parallelism
             while ((g = Volatile.Read(ref _generation)) == seen) Monitor.Wait(WakeGate);
             return g;
         }
-    }
-
-    private static int DefaultThreads()
-    {
-        string? env = Environment.GetEnvironmentVariable("NORMNET_NUM_THREADS");
-        if (int.TryParse(env, out int n) && n >= 1) return n;
-        return Math.Max(1, Environment.ProcessorCount);
     }
 }

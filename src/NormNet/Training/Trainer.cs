@@ -4,6 +4,7 @@ using NormNet.Layers;
 using NormNet.Losses;
 using NormNet.Optim;
 using NormNet.Serialization;
+using NormNet.Threading;
 
 namespace NormNet.Training;
 
@@ -49,6 +50,10 @@ public sealed class Trainer
     /// <summary>Steps completed.</summary>
     public long Step { get; private set; }
 
+    /// <summary>The kernel settings (threads, GEMM backend) that this trainer's steps and evaluations run with;
+    /// null (the default) leaves the calling thread's <see cref="ComputeSettings.Current"/> in force.</summary>
+    public ComputeSettings? Compute { get; set; }
+
     /// <summary>Called after every step.</summary>
     public Action<StepResult>? StepCompleted { get; set; }
 
@@ -59,6 +64,7 @@ public sealed class Trainer
     /// <exception cref="TrainingDivergedException">The loss is NaN or infinite; the parameters are not updated.</exception>
     public StepResult RunStep()
     {
+        using var scope = ComputeSettings.UseIfGiven(Compute);
         var batch = Train.Next();
         long step = Step + 1;
         Schedule?.Apply(Optimizer, Step);
@@ -91,7 +97,11 @@ public sealed class Trainer
 
     /// <summary>Evaluates the model in eval mode over one pass of <paramref name="data"/> (use a non-shuffling loader),
     /// restoring the previous mode afterwards.</summary>
-    public EvaluationResult Evaluate(DataLoader data) => Evaluate(Model, data, Step);
+    public EvaluationResult Evaluate(DataLoader data)
+    {
+        using var scope = ComputeSettings.UseIfGiven(Compute);
+        return Evaluate(Model, data, Step);
+    }
 
     /// <summary>Evaluates any classifier in eval mode over one epoch of <paramref name="data"/>, restoring its mode.</summary>
     public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0)
