@@ -7,6 +7,7 @@ public abstract class Pool2d : Module
 {
     private protected Tensor? Input, Output, GradInput;
     private protected ConvGeometry Geometry;
+    private readonly string _name;
 
     /// <summary>Creates a pooling layer; <paramref name="stride"/> defaults to the kernel size, as in PyTorch.</summary>
     protected Pool2d(int kernelSize, int? stride, int padding)
@@ -18,6 +19,7 @@ public abstract class Pool2d : Module
         KernelSize = kernelSize;
         Stride = stride ?? kernelSize;
         Padding = padding;
+        _name = GetType().Name; // once: Type.Name allocates again whenever a collection has dropped the type's cache
     }
 
     /// <summary>Window height and width.</summary>
@@ -35,7 +37,7 @@ public abstract class Pool2d : Module
         if (input.Rank != 4)
             throw new ArgumentException($"{GetType().Name} expected 4D (N, C, H, W) input, got {input.ShapeString}.", nameof(input));
         var g = new ConvGeometry(input.Dim(0), input.Dim(1), input.Dim(2), input.Dim(3), KernelSize, KernelSize, Stride, Padding);
-        g.Validate(GetType().Name);
+        g.Validate(_name);
         Input = input;
         Geometry = g;
         return g;

@@ -61,40 +61,54 @@ public sealed class ComputeSettingsTests
     public void SettingsChangedOnAnotherThread_LeaveThisThreadsTrainingBitIdentical()
     {
         // Before the settings were scoped, another test class switching the GEMM backend to OpenBLAS (or the thread
-        // count) while this one trained changed its sums: resuming runs then differed from uninterrupted ones.
-        var reference = Train();
+        // count) while this one trained changed its sums: resuming runs then differed from uninterrupted ones. Here the
+        // other thread enters new settings before every step of this thread and holds them while the step runs.
+        var reference = Train(null);
+        using var go = new SemaphoreSlim(0);
+        using var ready = new SemaphoreSlim(0);
         bool stop = false;
         int switches = 0;
         var other = new Thread(() =>
         {
-            var rng = new Random(5);
             var a = TestUtil.RandomNormal(64 * 300, 1);
             var c = new float[64 * 64];
-            while (!Volatile.Read(ref stop))
+            for (int i = 0; ; i++)
             {
-                var backend = Gemm.IsOpenBlasAvailable && switches % 2 == 0 ? GemmBackend.OpenBlas : GemmBackend.Managed;
-                using var scope = ComputeSettings.Use(new ComputeSettings(1 + rng.Next(3), backend));
+                var backend = Gemm.IsOpenBlasAvailable && i % 2 == 0 ? GemmBackend.OpenBlas : GemmBackend.Managed;
+                using var scope = ComputeSettings.Use(new ComputeSettings(1 + i % 3, backend));
                 Gemm.Sgemm(false, true, 64, 64, 300, 1, a, 300, a, 300, 0, c, 64);
-                Assert.Equal(backend, ComputeSettings.Current.GemmBackend);
-                switches++;
+                if (ComputeSettings.Current.GemmBackend == backend) switches++;
+                ready.Release();
+                go.Wait();
+                if (Volatile.Read(ref stop)) return;
             }
         });
         other.Start();
+        ready.Wait();
         List<float[]> concurrent;
-        try { concurrent = Train(); }
+        try
+        {
+            concurrent = Train(_ =>
+            {
+                go.Release(); // the other thread leaves its settings and enters new ones before the next step
+                ready.Wait();
+            });
+        }
         finally
         {
             Volatile.Write(ref stop, true);
+            go.Release();
             other.Join();
         }
-        Assert.True(switches > 10, $"the other thread switched settings only {switches} times");
+        Assert.Equal(151, switches);
         Assert.Equal(reference, concurrent);
     }
 
-    private static List<float[]> Train()
+    private static List<float[]> Train(Action<StepResult>? afterEachStep)
     {
         var model = new Sequential(new Linear(784, 64, rng: new Rng(10)), new BatchNorm1d(64), new ReLU(), new Linear(64, 10, rng: new Rng(11)));
         var trainer = new Trainer(model, new AdamW(model.NamedParameters(), 2e-3), new DataLoader(Data.Train, 50, seed: 7));
+        trainer.StepCompleted = afterEachStep;
         trainer.Run(150);
         return model.StateEntries().Select(e => e.Tensor?.ToArray() ?? [e.Scalar!.Value]).ToList();
     }
