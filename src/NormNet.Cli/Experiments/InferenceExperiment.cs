@@ -108,15 +108,9 @@ internal sealed class InferenceExperiment : Experiment
 
     private static ImageSet SortedByLabel(ImageSet set)
     {
-        var order = Enumerable.Range(0, set.Count).OrderBy(i => set.Labels[i]).ThenBy(i => i).ToArray();
-        var images = new byte[set.Images.Length];
-        var labels = new byte[set.Count];
-        for (int k = 0; k < order.Length; k++)
-        {
-            set.Image(order[k]).CopyTo(images.AsSpan(k * set.PixelsPerImage, set.PixelsPerImage));
-            labels[k] = set.Labels[order[k]];
-        }
-        return new ImageSet(images, labels, set.Height, set.Width, set.ClassCount, "test set sorted by label");
+        var labels = set.Labels.ToArray();
+        var order = Enumerable.Range(0, set.Count).OrderBy(i => labels[i]).ThenBy(i => i).ToArray();
+        return set.Subset(order, "test set sorted by label");
     }
 
     public override string Report(ResultsTable r, string dir, ReportWriter w)

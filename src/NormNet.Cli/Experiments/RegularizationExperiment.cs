@@ -68,7 +68,7 @@ internal sealed class RegularizationExperiment : Experiment
     }
 
     private static ImageSet Subset(ImageSet set, int count) => count >= set.Count ? set
-        : new ImageSet(set.Images[..(count * set.PixelsPerImage)].ToArray(), set.Labels[..count].ToArray(), set.Height, set.Width, set.ClassCount, "training subset");
+        : set.Subset(Enumerable.Range(0, count).ToArray(), "training subset");
 
     /// <summary>The spread of mini-batch means and variances of the first BN layer's input around their population values.</summary>
     private static void MeasureNoise(ExperimentContext c, ImageSet trainSet, Sequential model, int draws)

@@ -1,26 +1,31 @@
 namespace NormNet.Data;
 
-/// <summary>One batch from a <see cref="DataLoader"/>: B scaled (and optionally standardized) images and their labels.</summary>
+/// <summary>One batch from a <see cref="DataLoader"/>: B samples (scaled, optionally standardized) and their labels or targets.</summary>
 /// <remarks>The tensor and the label array belong to the loader and are overwritten by a later batch of the same size;
 /// copy (<see cref="Tensor.Clone"/>) what you keep. This is what lets the loader allocate nothing per batch.</remarks>
 public readonly struct Batch
 {
-    internal Batch(Tensor inputs, int[] labels, int epoch, int start)
+    internal Batch(Tensor inputs, int[] labels, Tensor? targets, int size, int epoch, int start)
     {
         Inputs = inputs;
         Labels = labels;
+        Targets = targets;
+        Size = size;
         Epoch = epoch;
         Start = start;
     }
 
-    /// <summary>The images, (B, H * W) or (B, 1, H, W) according to <see cref="DataLoader.Layout"/>.</summary>
+    /// <summary>The features, (B, F) or (B, C, H, W) according to <see cref="DataLoader.Layout"/>.</summary>
     public Tensor Inputs { get; }
 
-    /// <summary>The B labels, each below the class count.</summary>
+    /// <summary>The B class labels, each below the class count (empty for regression).</summary>
     public int[] Labels { get; }
 
-    /// <summary>B, the number of images (the last batch of an epoch may be smaller than the batch size).</summary>
-    public int Size => Labels.Length;
+    /// <summary>The regression targets, (B, T); null for classification.</summary>
+    public Tensor? Targets { get; }
+
+    /// <summary>B, the number of samples (the last batch of an epoch may be smaller than the batch size).</summary>
+    public int Size { get; }
 
     /// <summary>The epoch this batch belongs to.</summary>
     public int Epoch { get; }

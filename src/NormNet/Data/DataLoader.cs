@@ -1,16 +1,18 @@
 namespace NormNet.Data;
 
 /// <summary>
-/// Delivers an <see cref="ImageSet"/> in batches of scaled (and optionally standardized) images and labels,
-/// reshuffled every epoch, as PyTorch's <c>DataLoader</c> with <c>ToTensor</c> and <c>Normalize</c>.
+/// Delivers a <see cref="Dataset"/> in batches of features (images scaled to [0, 1]; optionally standardized) and
+/// targets, reshuffled every epoch, as PyTorch's <c>DataLoader</c> with <c>ToTensor</c> and <c>Normalize</c>.
 /// </summary>
 /// <remarks>
 /// <para>Sample order: with shuffling, epoch <c>e</c> uses a permutation drawn by a fresh <see cref="Rng"/> seeded
 /// from a hash of (<see cref="Seed"/>, e), so it is a pure function of the two and the loader's whole resumable
 /// state is its <see cref="Position"/> (epoch, index within the epoch). Without shuffling the order is 0..N-1.</para>
-/// <para>Pixels are scaled as <c>byte / 255f</c> to [0, 1], then standardized by <see cref="Standardizer"/> if one is
-/// given. Each epoch has <see cref="BatchesPerEpoch"/> batches of <see cref="BatchSize"/> images, the last one
-/// smaller unless <see cref="DropLast"/>, in which case the remainder is skipped.</para>
+/// <para>Features come from <see cref="Dataset.CopyFeatures"/> (image pixels scaled as <c>byte / 255f</c> to [0, 1]), then
+/// are standardized by <see cref="Standardizer"/> if one is given. Each epoch has <see cref="BatchesPerEpoch"/> batches of
+/// <see cref="BatchSize"/> samples, the last one smaller unless <see cref="DropLast"/>, in which case the remainder is
+/// skipped. A shuffling loader also skips a last batch of a single sample (<see cref="SkipsSingleSampleBatch"/>): batch
+/// norm cannot train on one value per channel, and the sample is in another batch in the next epoch.</para>
 /// <para>Allocation: the input tensor and label array of a full batch, and those of a smaller last batch, are
 /// created on first use and then reused, so the steady state allocates nothing per batch. A batch's contents are
 /// therefore only valid until the loader produces another batch of the same size. Not thread-safe.</para>
@@ -23,17 +25,18 @@ public sealed class DataLoader
     private int _epoch, _index;
     private Tensor? _fullInputs, _tailInputs;
     private int[]? _fullLabels, _tailLabels;
+    private Tensor? _fullTargets, _tailTargets;
 
     /// <summary>Creates a loader positioned at the start of epoch 0.</summary>
-    /// <param name="data">The images and labels.</param>
-    /// <param name="batchSize">Images per batch, at least 1 (and at most N when <paramref name="dropLast"/>).</param>
+    /// <param name="data">The samples and their targets.</param>
+    /// <param name="batchSize">Samples per batch, at least 1 (and at most N when <paramref name="dropLast"/>).</param>
     /// <param name="seed">Seeds the per-epoch permutations.</param>
     /// <param name="shuffle">Whether to reshuffle every epoch (training) or keep the stored order (evaluation).</param>
     /// <param name="dropLast">Whether to skip the last, smaller batch of an epoch.</param>
-    /// <param name="layout">Flattened (B, H * W) inputs for MLPs or (B, 1, H, W) for CNNs.</param>
-    /// <param name="standardizer">Applied after pixel scaling, or null for plain [0, 1] pixels.</param>
+    /// <param name="layout">Flattened (B, F) inputs for MLPs, or (B, C, H, W) images for CNNs.</param>
+    /// <param name="standardizer">Applied after pixel scaling, or null for the features as they are.</param>
     /// <exception cref="ArgumentException">An argument is out of range; the message gives the expected and actual values.</exception>
-    public DataLoader(ImageSet data, int batchSize, ulong seed = 0, bool shuffle = true, bool dropLast = false,
+    public DataLoader(Dataset data, int batchSize, ulong seed = 0, bool shuffle = true, bool dropLast = false,
         InputLayout layout = InputLayout.Flattened, Standardizer? standardizer = null)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -42,15 +45,17 @@ public sealed class DataLoader
         if (dropLast && batchSize > data.Count)
             throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize,
                 $"Expected a batch size of at most the data size, {data.Count}, with dropLast (no batch would be full), got {batchSize}.");
-        long batchElements = (long)Math.Min(batchSize, data.Count) * data.PixelsPerImage;
+        long batchElements = (long)Math.Min(batchSize, data.Count) * data.FeatureCount;
         if (batchElements > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize,
-                $"A batch of {batchSize} images of {data.Height}x{data.Width} needs {batchElements} floats: expected at most {Array.MaxLength}.");
+                $"A batch of {batchSize} samples of {data.ShapeString} needs {batchElements} floats: expected at most {Array.MaxLength}.");
         if (!Enum.IsDefined(layout))
             throw new ArgumentOutOfRangeException(nameof(layout), layout, $"Expected {InputLayout.Flattened} or {InputLayout.Image}, got {(int)layout}.");
-        if (standardizer is not null && standardizer.FeatureCount != data.PixelsPerImage)
+        if (layout == InputLayout.Image && !data.IsImage)
+            throw new ArgumentException($"{data.Name}: image layout (B, C, H, W) needs samples of 3 dimensions, got samples of {data.ShapeString}.", nameof(layout));
+        if (standardizer is not null && standardizer.FeatureCount != data.FeatureCount)
             throw new ArgumentException(
-                $"Expected a standardizer of {data.PixelsPerImage} features ({data.Height}x{data.Width} pixels), got one of {standardizer.FeatureCount}.",
+                $"Expected a standardizer of {data.FeatureCount} features ({data.ShapeString} per sample), got one of {standardizer.FeatureCount}.",
                 nameof(standardizer));
         Data = data;
         BatchSize = batchSize;
@@ -62,10 +67,10 @@ public sealed class DataLoader
         _order = new int[data.Count];
     }
 
-    /// <summary>The images and labels.</summary>
-    public ImageSet Data { get; }
+    /// <summary>The samples and their targets.</summary>
+    public Dataset Data { get; }
 
-    /// <summary>Images per full batch.</summary>
+    /// <summary>Samples per full batch.</summary>
     public int BatchSize { get; }
 
     /// <summary>The seed of the per-epoch permutations.</summary>
@@ -83,8 +88,12 @@ public sealed class DataLoader
     /// <summary>The standardization applied after pixel scaling, or null.</summary>
     public Standardizer? Standardizer { get; }
 
+    /// <summary>Whether this loader skips the last batch of each epoch because it would hold a single sample (a shuffling
+    /// loader with a batch size above 1 over a data set that leaves one sample over); callers may say so once.</summary>
+    public bool SkipsSingleSampleBatch => Shuffle && !DropLast && BatchSize > 1 && Data.Count % BatchSize == 1;
+
     /// <summary>The number of batches in an epoch started from its beginning.</summary>
-    public int BatchesPerEpoch => DropLast ? Data.Count / BatchSize : (int)(((long)Data.Count + BatchSize - 1) / BatchSize);
+    public int BatchesPerEpoch => DropLast || SkipsSingleSampleBatch ? Data.Count / BatchSize : (int)(((long)Data.Count + BatchSize - 1) / BatchSize);
 
     /// <summary>The epoch of the next batch.</summary>
     public int Epoch => _epoch;
@@ -116,9 +125,9 @@ public sealed class DataLoader
     {
         if (_orderEpoch != _epoch) MakeOrder(_epoch);
         int size = Math.Min(BatchSize, Data.Count - _index);
-        var (inputs, labels) = Buffers(size);
-        Fill(inputs.Span, labels, _index);
-        var batch = new Batch(inputs, labels, _epoch, _index);
+        var (inputs, labels, targets) = Buffers(size);
+        Fill(inputs.Span, labels, targets, _index, size);
+        var batch = new Batch(inputs, labels, targets, size, _epoch, _index);
         _index += size;
         SkipToNextEpochIfDone();
         return batch;
@@ -139,7 +148,7 @@ public sealed class DataLoader
     private void SkipToNextEpochIfDone()
     {
         int left = Data.Count - _index;
-        if (left == 0 || (DropLast && left < BatchSize))
+        if (left == 0 || (DropLast && left < BatchSize) || (left == 1 && SkipsSingleSampleBatch))
         {
             _epoch = checked(_epoch + 1);
             _index = 0;
@@ -157,41 +166,42 @@ public sealed class DataLoader
         _orderEpoch = epoch;
     }
 
-    /// <summary>The reusable tensor and label array for a batch of <paramref name="size"/> images.</summary>
-    private (Tensor Inputs, int[] Labels) Buffers(int size)
+    /// <summary>The reusable input tensor, label array and target tensor for a batch of <paramref name="size"/> samples.</summary>
+    private (Tensor Inputs, int[] Labels, Tensor? Targets) Buffers(int size)
     {
+        bool regression = Data.Task == TaskKind.Regression;
         if (size == BatchSize)
         {
             _fullInputs ??= NewInputs(size);
-            _fullLabels ??= new int[size];
-            return (_fullInputs, _fullLabels);
+            _fullLabels ??= new int[regression ? 0 : size];
+            if (regression) _fullTargets ??= Tensor.Uninitialized(size, Data.TargetCount);
+            return (_fullInputs, _fullLabels, _fullTargets);
         }
-        if (_tailLabels is null || _tailLabels.Length != size)
+        if (_tailInputs is null || _tailInputs.Dim(0) != size)
         {
             _tailInputs = NewInputs(size);
-            _tailLabels = new int[size];
+            _tailLabels = new int[regression ? 0 : size];
+            _tailTargets = regression ? Tensor.Uninitialized(size, Data.TargetCount) : null;
         }
-        return (_tailInputs!, _tailLabels);
+        return (_tailInputs, _tailLabels!, _tailTargets);
     }
 
     private Tensor NewInputs(int size) => Layout == InputLayout.Flattened
-        ? Tensor.Uninitialized(size, Data.PixelsPerImage)
-        : Tensor.Uninitialized(size, 1, Data.Height, Data.Width);
+        ? Tensor.Uninitialized(size, Data.FeatureCount)
+        : Tensor.Uninitialized([size, .. Data.SampleShape]);
 
-    /// <summary>Scales the images at <c>order[start..start + labels.Length]</c> into <paramref name="inputs"/>.</summary>
-    private void Fill(Span<float> inputs, int[] labels, int start)
+    /// <summary>Copies the samples at <c>order[start..start + size]</c> into the batch buffers.</summary>
+    private void Fill(Span<float> inputs, int[] labels, Tensor? targets, int start, int size)
     {
-        int features = Data.PixelsPerImage;
-        var images = Data.Images;
+        int features = Data.FeatureCount, outputs = Data.TargetCount;
         var sourceLabels = Data.Labels;
-        var table = PixelScale.Table;
-        for (int r = 0; r < labels.Length; r++)
+        var sourceTargets = Data.Targets;
+        for (int r = 0; r < size; r++)
         {
             int sample = _order[start + r];
-            var source = images.Slice(sample * features, features);
-            var row = inputs.Slice(r * features, features);
-            for (int f = 0; f < features; f++) row[f] = table[source[f]];
-            labels[r] = sourceLabels[sample];
+            Data.CopyFeatures(sample, inputs.Slice(r * features, features));
+            if (targets is null) labels[r] = sourceLabels[sample];
+            else sourceTargets.Slice(sample * outputs, outputs).CopyTo(targets.Span.Slice(r * outputs, outputs));
         }
         Standardizer?.Apply(inputs);
     }

@@ -1,14 +1,14 @@
 namespace NormNet.Data;
 
-/// <summary>One split of a labelled image data set: N grayscale images of H x W bytes and N labels below a class count.</summary>
-/// <remarks>Pixels stay bytes (0-255) here, a quarter of the memory of floats; <see cref="DataLoader"/> scales
-/// them to [0, 1] batch by batch. The arrays are used as given, not copied, and must not be changed afterwards.</remarks>
-public sealed class ImageSet
+/// <summary>One split of an image data set: N images of C x H x W bytes (C = 1 grey or 3 RGB, planar) with class labels.</summary>
+/// <remarks>Pixels stay bytes (0-255) here, a quarter of the memory of floats; <see cref="CopyFeatures"/> (and so the
+/// <see cref="DataLoader"/>) scales them to [0, 1] as <c>byte / 255f</c>, torchvision's <c>ToTensor</c>. The arrays are used
+/// as given, not copied, and must not be changed afterwards.</remarks>
+public sealed class ImageSet : Dataset
 {
     private readonly byte[] _images;
-    private readonly byte[] _labels;
 
-    /// <summary>Creates a split from pixel and label arrays, checking their sizes and the label range.</summary>
+    /// <summary>Creates a split of grey images from pixel and label arrays, checking their sizes and the label range.</summary>
     /// <param name="images">N * height * width pixels, image after image, each row-major.</param>
     /// <param name="labels">N labels, each below <paramref name="classCount"/>.</param>
     /// <param name="height">H, the image height.</param>
@@ -17,28 +17,28 @@ public sealed class ImageSet
     /// <param name="name">Names the split in error messages, e.g. the label file.</param>
     /// <exception cref="ArgumentException">The sizes disagree or a label is out of range.</exception>
     public ImageSet(byte[] images, byte[] labels, int height, int width, int classCount = 10, string name = "image set")
+        : this(images, ToInts(labels), 1, height, width, DigitNames(classCount), name)
+    {
+    }
+
+    /// <summary>Creates a split of C-channel images (planar: each image is C planes of H x W) with named classes.</summary>
+    /// <param name="images">N * C * H * W pixels, image after image.</param>
+    /// <param name="labels">N class indices, each below the number of <paramref name="classNames"/>.</param>
+    /// <param name="channels">C: 1 (grey) or 3 (RGB).</param>
+    /// <param name="height">H, the image height.</param>
+    /// <param name="width">W, the image width.</param>
+    /// <param name="classNames">The class names, index by index.</param>
+    /// <param name="name">Names the split in error messages.</param>
+    /// <exception cref="ArgumentException">The sizes disagree or a label is out of range.</exception>
+    public ImageSet(byte[] images, int[] labels, int channels, int height, int width, IReadOnlyList<string> classNames, string name = "image set")
+        : base(labels?.Length ?? 0, [channels, height, width], labels, classNames, null, null, name)
     {
         ArgumentNullException.ThrowIfNull(images);
-        ArgumentNullException.ThrowIfNull(labels);
-        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
-        if (classCount is < 1 or > 256)
-            throw new ArgumentOutOfRangeException(nameof(classCount), classCount, "The class count must be in [1, 256] for byte labels.");
-        if (labels.Length == 0)
-            throw new ArgumentException($"{name}: expected at least 1 sample, found 0.", nameof(labels));
-        if ((long)labels.Length * height * width != images.Length)
+        if ((long)Count * FeatureCount != images.Length)
             throw new ArgumentException(
-                $"{name}: expected {labels.Length} images of {height}x{width} = {(long)labels.Length * height * width} pixels, found {images.Length}.",
+                $"{name}: expected {Count} images of {channels}x{height}x{width} = {(long)Count * FeatureCount} pixels, found {images.Length}.",
                 nameof(images));
-        int bad = FirstLabelAtOrAbove(labels, classCount);
-        if (bad >= 0)
-            throw new ArgumentException(
-                $"{name}: label {labels[bad]} at index {bad}: expected a value below {classCount} (the class count).", nameof(labels));
         _images = images;
-        _labels = labels;
-        Height = height;
-        Width = width;
-        ClassCount = classCount;
     }
 
     /// <summary>Creates a split from an image file of dimensions (N, H, W) and a label file of dimensions (N).</summary>
@@ -55,54 +55,62 @@ public sealed class ImageSet
             throw new InvalidDataException(
                 $"{labels.Name}: expected {images.Dims[0]} labels (the image count of {images.Name}), found {labels.Dims[0]}.");
         ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
-        int bad = FirstLabelAtOrAbove(labels.Bytes, classCount);
+        int bad = Array.FindIndex(labels.Bytes, b => b >= classCount);
         if (bad >= 0)
             throw new InvalidDataException(
                 $"{labels.Name}: label {labels.Bytes[bad]} at index {bad}: expected a value below {classCount} (the class count).");
         return new ImageSet(images.Bytes, labels.Bytes, images.Dims[1], images.Dims[2], classCount, labels.Name);
     }
 
-    /// <summary>N, the number of images.</summary>
-    public int Count => _labels.Length;
+    /// <summary>C, the number of channels (1 grey, 3 RGB).</summary>
+    public int Channels => SampleShape[0];
 
     /// <summary>H, the image height.</summary>
-    public int Height { get; }
+    public int Height => SampleShape[1];
 
     /// <summary>W, the image width.</summary>
-    public int Width { get; }
+    public int Width => SampleShape[2];
 
-    /// <summary>H * W, the number of pixels (features) per image.</summary>
-    public int PixelsPerImage => Height * Width;
+    /// <summary>C * H * W, the number of pixels (features) per image.</summary>
+    public int PixelsPerImage => FeatureCount;
 
-    /// <summary>The number of classes; every label is below it.</summary>
-    public int ClassCount { get; }
-
-    /// <summary>All pixels, N * H * W bytes.</summary>
+    /// <summary>All pixels, N * C * H * W bytes.</summary>
     public ReadOnlySpan<byte> Images => _images;
 
-    /// <summary>All labels, N bytes.</summary>
-    public ReadOnlySpan<byte> Labels => _labels;
-
-    /// <summary>The H * W pixels of image <paramref name="index"/>.</summary>
+    /// <summary>The C * H * W pixels of image <paramref name="index"/>.</summary>
     public ReadOnlySpan<byte> Image(int index)
     {
-        if ((uint)index >= (uint)Count)
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"Expected an image index in [0, {Count}).");
+        CheckIndex(index);
         return _images.AsSpan(index * PixelsPerImage, PixelsPerImage);
     }
 
-    /// <summary>How many images each class has (length <see cref="ClassCount"/>).</summary>
-    public int[] ClassCounts()
+    /// <inheritdoc />
+    public override void CopyFeatures(int index, Span<float> destination)
     {
-        var counts = new int[ClassCount];
-        foreach (byte label in _labels) counts[label]++;
-        return counts;
+        var source = Image(index);
+        var table = PixelScale.Table;
+        var row = destination[..source.Length];
+        for (int f = 0; f < row.Length; f++) row[f] = table[source[f]];
     }
 
-    private static int FirstLabelAtOrAbove(ReadOnlySpan<byte> labels, int classCount)
+    /// <inheritdoc />
+    public override ImageSet Subset(ReadOnlySpan<int> indices, string name)
     {
-        for (int i = 0; i < labels.Length; i++)
-            if (labels[i] >= classCount) return i;
-        return -1;
+        var (labels, _) = TargetsOf(indices);
+        var images = new byte[(long)indices.Length * PixelsPerImage];
+        for (int k = 0; k < indices.Length; k++) Image(indices[k]).CopyTo(images.AsSpan(k * PixelsPerImage, PixelsPerImage));
+        return new ImageSet(images, labels!, Channels, Height, Width, ClassNames, name);
+    }
+
+    private static int[] ToInts(byte[] labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        return Array.ConvertAll(labels, b => (int)b);
+    }
+
+    private static string[] DigitNames(int classCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
+        return Enumerable.Range(0, classCount).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
     }
 }

@@ -3,9 +3,9 @@ namespace NormNet.Data;
 /// <summary>The shape of the input tensors a <see cref="DataLoader"/> produces.</summary>
 public enum InputLayout
 {
-    /// <summary>(B, H * W): one row of pixels per image, for multilayer perceptrons.</summary>
+    /// <summary>(B, F): one row of features per sample (an image's C * H * W pixels), for multilayer perceptrons.</summary>
     Flattened,
 
-    /// <summary>(B, 1, H, W): one channel per image, for convolutional networks.</summary>
+    /// <summary>(B, C, H, W): images as they are, for convolutional networks.</summary>
     Image,
 }

@@ -43,32 +43,58 @@ public sealed class Standardizer
         _std = (float[])std.Clone();
     }
 
-    /// <summary>Fits the statistics of a split's images after pixel scaling (one feature per pixel).</summary>
-    public static Standardizer Fit(ImageSet train)
+    /// <summary>Fits the per-feature statistics of a split, on the values the loader produces (images after pixel
+    /// scaling; one feature per pixel).</summary>
+    public static Standardizer Fit(Dataset train)
     {
         ArgumentNullException.ThrowIfNull(train);
-        int features = train.PixelsPerImage;
-        var images = train.Images;
-        var table = PixelScale.Table;
-        var mean = new double[features];
-        var variance = new double[features];
-        for (int offset = 0; offset < images.Length; offset += features)
+        var (mean, variance) = Moments(train, train.FeatureCount, 1);
+        return FromMoments(mean, variance);
+    }
+
+    /// <summary>Fits one mean and standard deviation per image channel (as torchvision's <c>Normalize(mean, std)</c>),
+    /// repeated over the channel's pixels so that it applies like any standardizer.</summary>
+    /// <exception cref="ArgumentException">The samples are not images (C, H, W).</exception>
+    public static Standardizer FitPerChannel(Dataset train)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (!train.IsImage) throw new ArgumentException($"{train.Name}: per-channel statistics need images (C, H, W), got samples of {train.ShapeString}.", nameof(train));
+        int channels = train.SampleShape[0], plane = train.FeatureCount / channels;
+        var (mean, variance) = Moments(train, channels, plane);
+        var m = new double[train.FeatureCount];
+        var v = new double[train.FeatureCount];
+        for (int c = 0; c < channels; c++)
         {
-            var image = images.Slice(offset, features);
-            for (int f = 0; f < features; f++) mean[f] += table[image[f]];
+            m.AsSpan(c * plane, plane).Fill(mean[c]);
+            v.AsSpan(c * plane, plane).Fill(variance[c]);
         }
-        for (int f = 0; f < features; f++) mean[f] /= train.Count;
-        for (int offset = 0; offset < images.Length; offset += features)
+        return FromMoments(m, v);
+    }
+
+    // mean and population variance of each of `groups` groups of `groupSize` consecutive features, two passes in double
+    private static (double[] Mean, double[] Variance) Moments(Dataset data, int groups, int groupSize)
+    {
+        var row = new float[data.FeatureCount];
+        var mean = new double[groups];
+        var variance = new double[groups];
+        double n = (double)data.Count * groupSize;
+        for (int i = 0; i < data.Count; i++)
         {
-            var image = images.Slice(offset, features);
-            for (int f = 0; f < features; f++)
+            data.CopyFeatures(i, row);
+            for (int f = 0; f < row.Length; f++) mean[f / groupSize] += row[f];
+        }
+        for (int g = 0; g < groups; g++) mean[g] /= n;
+        for (int i = 0; i < data.Count; i++)
+        {
+            data.CopyFeatures(i, row);
+            for (int f = 0; f < row.Length; f++)
             {
-                double d = table[image[f]] - mean[f];
-                variance[f] += d * d;
+                double d = row[f] - mean[f / groupSize];
+                variance[f / groupSize] += d * d;
             }
         }
-        for (int f = 0; f < features; f++) variance[f] /= train.Count;
-        return FromMoments(mean, variance);
+        for (int g = 0; g < groups; g++) variance[g] /= n;
+        return (mean, variance);
     }
 
     /// <summary>Fits the statistics of float samples, row after row, each of <paramref name="featureCount"/> features.</summary>

@@ -9,8 +9,8 @@ using NormNet.Threading;
 namespace NormNet.Training;
 
 /// <summary>
-/// Trains a classifier with softmax cross-entropy: takes batches from a <see cref="DataLoader"/>, runs forward,
-/// backward and an optimizer step, evaluates on a test set in eval mode at a chosen interval, stops with a
+/// Trains a network for its data's task (an <see cref="Objective"/>: cross-entropy for classes, mean squared error for
+/// regression): takes batches from a <see cref="DataLoader"/>, runs forward, backward and an optimizer step, evaluates on a test set in eval mode at a chosen interval, stops with a
 /// <see cref="TrainingDivergedException"/> when the loss stops being finite, and saves and resumes checkpoints
 /// that make a resumed run bit-identical to an uninterrupted one.
 /// </summary>
@@ -19,19 +19,21 @@ namespace NormNet.Training;
 /// <see cref="Module.RequiresInputGradient"/> to false, since the gradient with respect to the data is never used.</remarks>
 public sealed class Trainer
 {
-    private readonly CrossEntropyLoss _loss = new();
-
     /// <summary>Creates a trainer.</summary>
     /// <param name="model">The network; its output is (N, classes).</param>
     /// <param name="optimizer">Updates the model's parameters.</param>
     /// <param name="train">The training batches.</param>
     /// <param name="schedule">Sets the learning rate before each step, or null to keep the optimizer's.</param>
-    public Trainer(Module model, Optimizer optimizer, DataLoader train, LearningRateSchedule? schedule = null)
+    /// <param name="objective">The loss and metrics; null chooses them from the training data's task (<see cref="Objective.For"/>).</param>
+    public Trainer(Module model, Optimizer optimizer, DataLoader train, LearningRateSchedule? schedule = null, Objective? objective = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
         Train = train ?? throw new ArgumentNullException(nameof(train));
         Schedule = schedule;
+        Objective = objective ?? Objective.For(train.Data.Task);
+        if (Objective.Task != train.Data.Task)
+            throw new ArgumentException($"A {Objective.Task} objective cannot train on {train.Data.Name}, a {train.Data.Task} data set.", nameof(objective));
         Model.RequiresInputGradient = false; // the input is data: its gradient is never used
     }
 
@@ -43,6 +45,9 @@ public sealed class Trainer
 
     /// <summary>The training data.</summary>
     public DataLoader Train { get; }
+
+    /// <summary>The loss and metrics.</summary>
+    public Objective Objective { get; }
 
     /// <summary>The learning-rate schedule, if any.</summary>
     public LearningRateSchedule? Schedule { get; }
@@ -70,11 +75,12 @@ public sealed class Trainer
         Schedule?.Apply(Optimizer, Step);
         if (!Model.Training) Model.Train();
         var logits = Model.Forward(batch.Inputs);
-        double loss = _loss.Forward(logits, batch.Labels);
+        double loss = Objective.Forward(logits, batch);
         if (!double.IsFinite(loss)) throw new TrainingDivergedException(step, loss);
-        double accuracy = Metrics.Accuracy(logits, batch.Labels);
+        var gradient = Objective.Backward();
+        double accuracy = Objective.BatchMetric(logits, batch);
         Optimizer.ZeroGrad();
-        Model.Backward(_loss.Backward());
+        Model.Backward(gradient);
         Optimizer.Step();
         Step = step;
         var result = new StepResult(step, batch.Epoch, loss, accuracy, Optimizer.LearningRate);
@@ -100,38 +106,36 @@ public sealed class Trainer
     public EvaluationResult Evaluate(DataLoader data)
     {
         using var scope = ComputeSettings.UseIfGiven(Compute);
-        return Evaluate(Model, data, Step);
+        return Evaluate(Model, data, Step, Objective);
     }
 
-    /// <summary>Evaluates any classifier in eval mode over one epoch of <paramref name="data"/>, restoring its mode.</summary>
-    public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0)
+    /// <summary>Evaluates any network in eval mode over one epoch of <paramref name="data"/>, restoring its mode.</summary>
+    /// <param name="model">The network.</param>
+    /// <param name="data">The data, in a non-shuffling loader.</param>
+    /// <param name="step">The training step to report.</param>
+    /// <param name="objective">The loss and metrics; null chooses them from the data's task.</param>
+    public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0, Objective? objective = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
+        objective ??= Objective.For(data.Data.Task);
+        var sum = objective.StartEvaluation(data.Data);
         bool wasTraining = model.Training;
         model.Eval();
-        var loss = new CrossEntropyLoss();
-        int classes = data.Data.ClassCount;
-        var confusion = new long[classes, classes];
-        double totalLoss = 0;
-        int count = 0, correct = 0;
         try
         {
             data.Position = new LoaderPosition(data.Epoch, 0);
             foreach (var batch in data.EnumerateEpoch())
             {
-                var logits = model.Forward(batch.Inputs);
-                totalLoss += loss.Forward(logits, batch.Labels) * batch.Size;
-                correct += Metrics.CountCorrect(logits, batch.Labels);
-                Metrics.AddToConfusion(logits, batch.Labels, confusion);
-                count += batch.Size;
+                var output = model.Forward(batch.Inputs);
+                sum.Add(output, batch, objective.Forward(output, batch));
             }
         }
         finally
         {
             model.Train(wasTraining);
         }
-        return new EvaluationResult(step, totalLoss / count, (double)correct / count, count, confusion);
+        return sum.Result(step);
     }
 
     /// <summary>Saves model, optimizer, generators, step and data position (plus <paramref name="extra"/> metadata) atomically.</summary>

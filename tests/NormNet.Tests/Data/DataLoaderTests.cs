@@ -142,12 +142,33 @@ public class DataLoaderTests
     [Fact]
     public void EnumerateEpoch_YieldsTheRestOfTheCurrentEpoch()
     {
-        var loader = new DataLoader(Set(10), batchSize: 3, seed: 2);
+        var loader = new DataLoader(Set(11), batchSize: 3, seed: 2);
         loader.Next();
         Assert.Equal([3, 6, 9], loader.EnumerateEpoch().Select(b => b.Start));
         Assert.Equal(new LoaderPosition(1, 0), loader.Position);
         Assert.Equal(4, loader.EnumerateEpoch().Count());
         Assert.Equal(new LoaderPosition(2, 0), loader.Position);
+    }
+
+    [Fact]
+    public void AShufflingLoader_SkipsALastBatchOfOneSample_WhichBatchNormCannotTrainOn()
+    {
+        // 61 samples at batch 60 used to stop BN training at step 2 ("Expected more than 1 value per channel")
+        var train = new DataLoader(Set(61), batchSize: 60, seed: 1);
+        Assert.True(train.SkipsSingleSampleBatch);
+        Assert.Equal(1, train.BatchesPerEpoch);
+        Assert.Equal([60, 60, 60], Enumerable.Range(0, 3).Select(_ => train.Next().Size));
+        Assert.Equal(3, train.Epoch);
+        var model = new NormNet.Layers.Sequential(new NormNet.Layers.Linear(12, 4, rng: new Rng(1)), new NormNet.Layers.BatchNorm1d(4));
+        for (int i = 0; i < 3; i++) model.Forward(train.Next().Inputs);
+
+        // evaluation keeps every sample: eval mode uses the running statistics, so one sample is fine
+        var test = new DataLoader(Set(61), batchSize: 60, shuffle: false);
+        Assert.False(test.SkipsSingleSampleBatch);
+        Assert.Equal([60, 1], test.EnumerateEpoch().Select(b => b.Size));
+        model.Eval();
+        Assert.Equal(4, model.Forward(test.Next().Inputs).Dim(1));
+        Assert.False(new DataLoader(Set(62), batchSize: 60, seed: 1).SkipsSingleSampleBatch);
     }
 
     [Fact]
@@ -183,7 +204,7 @@ public class DataLoaderTests
             Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(data, batchSize: 0)).Message);
         Assert.Contains("Expected a batch size of at most the data size, 10, with dropLast (no batch would be full), got 11",
             Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(data, batchSize: 11, dropLast: true)).Message);
-        Assert.Contains("Expected a standardizer of 6 features (2x3 pixels), got one of 4",
+        Assert.Contains("Expected a standardizer of 6 features (1x2x3 per sample), got one of 4",
             Assert.Throws<ArgumentException>(() => new DataLoader(data, 2, standardizer: new Standardizer(new float[4], [1, 1, 1, 1]))).Message);
         Assert.Contains("got 7", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(data, 2, layout: (InputLayout)7)).Message);
         var loader = new DataLoader(data, 2);

@@ -22,7 +22,7 @@ public sealed class ImageDatasetTests : IDisposable
         Assert.Equal((30, 7, 5, 4), (set.Train.Count, set.Test.Count, set.Train.Height, set.Train.Width));
         var (images, labels) = Samples(30, 5, 4, seed: 1);
         Assert.Equal(images, set.Train.Images.ToArray());
-        Assert.Equal(labels, set.Train.Labels.ToArray());
+        Assert.Equal(labels.Select(b => (int)b), set.Train.Labels.ToArray());
         Assert.Equal(images[20..40], set.Train.Image(1).ToArray());
         Assert.Equal([3, 3, 3, 3, 3, 3, 3, 3, 3, 3], set.Train.ClassCounts());
         Assert.Equal($"Synthetic ({Path.GetFullPath(_dir.Path)}): 30 train / 7 test images of 5x4, 10 classes", set.Description);
@@ -133,9 +133,9 @@ public sealed class ImageDatasetTests : IDisposable
     [Fact]
     public void ImageSet_ChecksItsArguments()
     {
-        Assert.Contains("expected 2 images of 2x2 = 8 pixels, found 7",
+        Assert.Contains("expected 2 images of 1x2x2 = 8 pixels, found 7",
             Assert.Throws<ArgumentException>(() => new ImageSet(new byte[7], new byte[2], 2, 2)).Message);
-        Assert.Contains("label 3 at index 1: expected a value below 3",
+        Assert.Contains("label 3 at index 1: expected a value in [0, 3)",
             Assert.Throws<ArgumentException>(() => new ImageSet(new byte[8], [0, 3], 2, 2, classCount: 3)).Message);
         Assert.Contains("expected at least 1 sample, found 0",
             Assert.Throws<ArgumentException>(() => new ImageSet([], [], 2, 2)).Message);
