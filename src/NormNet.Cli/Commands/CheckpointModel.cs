@@ -1,37 +1,50 @@
+using NormNet.Data;
 using NormNet.Layers;
 using NormNet.Models;
 using NormNet.Serialization;
 
 namespace NormNet.Cli.Commands;
 
-/// <summary>Rebuilds a built-in architecture from a checkpoint file: from its NormNet training settings, or from
-/// --arch/--bn for a bare state_dict. Mismatches are usage errors naming what differs.</summary>
-internal static class CheckpointModel
+/// <summary>A model file loaded for use: the network rebuilt from the file's own description (<see cref="ModelCard"/> and
+/// training settings), or, for a bare state_dict (e.g. from PyTorch), from --arch/--bn for Fashion-MNIST's 28x28 images.</summary>
+internal sealed record CheckpointModel(Sequential Model, ModelCard Card, TrainSettings? Settings, InputLayout Layout, string Description)
 {
-    public static (Sequential Model, string Arch, bool BatchNorm) Load(string path, string? arch, string? bn)
+    public static CheckpointModel Load(string path, string? arch, string? bn)
     {
-        if (!File.Exists(path)) throw new UsageException($"checkpoint not found: {path}");
+        if (!File.Exists(path)) throw new UsageException($"model file not found: {path}");
         SafeTensorsFile file;
         try { file = SafeTensors.Load(path); }
         catch (InvalidDataException e) { throw new UsageException(e.Message); }
-        string name;
-        bool batchNorm;
-        if (file.Metadata.ContainsKey(TrainSettings.MetadataKey))
+        var settings = TrainSettings.FromMetadata(file.Metadata, path);
+        ModelCard? card;
+        try { card = ModelCard.FromMetadata(file.Metadata, path); }
+        catch (InvalidDataException e) { throw new UsageException(e.Message); }
+        Sequential model;
+        InputLayout layout;
+        if (settings is not null && card is not null)
         {
-            var settings = TrainSettings.FromMetadata(file.Metadata, path);
-            if (arch is not null && arch != settings.Arch) throw new UsageException($"{path} is a checkpoint of {settings.Arch}, not {arch}.");
-            if (bn is not null && (bn == "on") != settings.BatchNorm)
-                throw new UsageException($"{path} was trained with --bn {(settings.BatchNorm ? "on" : "off")}, not {bn}.");
-            (name, batchNorm) = (settings.Arch, settings.BatchNorm);
+            if (arch is not null || bn is not null)
+                throw new UsageException($"{path} describes its own network ({settings.Network.Describe()}); drop --arch and --bn.");
+            model = settings.Network.Build(card.InputShape, card.Outputs, new Rng(0));
+            layout = card.InputShape.Length == 3 ? InputLayout.Image : InputLayout.Flattened;
         }
         else
         {
-            name = arch ?? throw new UsageException($"{path} has no NormNet training settings: pass --arch and --bn.");
-            batchNorm = bn != "off";
+            string name = arch ?? throw new UsageException($"{path} has no NormNet model description: pass --arch (mlp-sigmoid, cnn or resnet) and --bn for a bare state_dict of Fashion-MNIST's 28x28 images.");
+            model = Architectures.Create(name, bn != "off", new Rng(0));
+            layout = Architectures.LayoutOf(name);
+            var fashion = DataSets.FashionMnistSubset().Train;
+            card = new ModelCard
+            {
+                Data = "Fashion-MNIST (assumed for a bare state_dict)",
+                InputShape = layout == InputLayout.Flattened ? [784] : [1, 28, 28],
+                Task = TaskKind.Classification,
+                ClassNames = fashion.ClassNames.ToArray(),
+                ScalePixels = true,
+            };
         }
-        var model = Architectures.Create(name, batchNorm, new Rng(0));
         try { ModelState.Load(model, file, "", strict: false, path); }
-        catch (InvalidDataException e) { throw new UsageException($"{e.Message} ({name}, BN {(batchNorm ? "on" : "off")})"); }
-        return (model, name, batchNorm);
+        catch (InvalidDataException e) { throw new UsageException($"{e.Message} ({settings?.Network.Describe() ?? arch})"); }
+        return new CheckpointModel(model, card, settings, layout, settings?.Network.Describe() ?? $"{arch} (BN {(bn != "off" ? "on" : "off")})");
     }
 }

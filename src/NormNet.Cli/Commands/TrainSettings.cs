@@ -1,23 +1,28 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using NormNet.Data;
 using NormNet.Layers;
-using NormNet.Models;
 using NormNet.Optim;
 
 namespace NormNet.Cli.Commands;
 
 /// <summary>Everything that defines a training run, stored in its checkpoints so that <c>--resume</c> and
-/// <c>normnet eval</c> rebuild exactly the same model, optimizer and data order.</summary>
+/// <c>normnet eval</c> rebuild exactly the same model, optimizer and data.</summary>
 internal sealed record TrainSettings(
-    string Arch, bool BatchNorm, int BatchSize, double LearningRate, string Optimizer, double Momentum,
-    double WeightDecay, ulong Seed, double? InitStd)
+    NetworkChoice Network, DataChoice Data, int BatchSize, double LearningRate, string Optimizer, double Momentum,
+    double WeightDecay, ulong Seed)
 {
     public const string MetadataKey = "normnet_train_settings";
     public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adam", "adamw"];
 
-    public static double DefaultLearningRate(string arch, string optimizer) => optimizer is "adam" or "adamw" ? 1e-3 : arch == "mlp-sigmoid" ? 0.5 : 0.05;
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
-    public Sequential BuildModel() => Architectures.Create(Arch, BatchNorm, new Rng(Seed), InitStd);
+    public static double DefaultLearningRate(string arch, string optimizer) => optimizer is "adam" or "adamw" ? 1e-3 : arch == "mlp-sigmoid" ? 0.5 : 0.05;
 
     public Optimizer BuildOptimizer(Module model) => Optimizer switch
     {
@@ -29,13 +34,22 @@ internal sealed record TrainSettings(
         _ => throw new UsageException($"unknown optimizer '{Optimizer}'; expected one of: {string.Join(", ", Optimizers)}."),
     };
 
-    public string ToJson() => JsonSerializer.Serialize(this);
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    public static TrainSettings FromMetadata(IReadOnlyDictionary<string, string> metadata, string path) =>
-        metadata.TryGetValue(MetadataKey, out var json)
-            ? JsonSerializer.Deserialize<TrainSettings>(json) ?? throw new UsageException($"{path}: empty training settings.")
-            : throw new UsageException($"{path} has no NormNet training settings: pass --arch and --bn to evaluate a bare state_dict.");
+    public static TrainSettings? FromMetadata(IReadOnlyDictionary<string, string> metadata, string path)
+    {
+        if (!metadata.TryGetValue(MetadataKey, out var json)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<TrainSettings>(json, Json) is { Network: not null, Data: not null } s ? s
+                : throw new UsageException($"{path}: incomplete NormNet training settings.");
+        }
+        catch (JsonException e)
+        {
+            throw new UsageException($"{path}: the NormNet training settings are not readable ({e.Message}); was it written by an older NormNet?");
+        }
+    }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{Arch} (BN {(BatchNorm ? "on" : "off")}), batch {BatchSize}, {Optimizer} lr {LearningRate}, seed {Seed}");
+        $"{Network.Describe()}, batch {BatchSize}, {Optimizer} lr {LearningRate}, seed {Seed}");
 }

@@ -46,11 +46,12 @@ public sealed class ImageDataset
     /// <summary>Loads the four standard files (each raw or <c>.gz</c>) from a folder.</summary>
     /// <param name="directory">The folder holding the files.</param>
     /// <param name="name">What the data is; defaults to "MNIST-format data".</param>
-    /// <param name="classCount">The number of classes; every label must be below it.</param>
+    /// <param name="classCount">The number of classes; every label must be below it. Null (the default) takes one more than
+    /// the largest label of either split.</param>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="FileNotFoundException">One of the four files is missing; the message names it.</exception>
     /// <exception cref="InvalidDataException">A file is malformed or the files disagree; the message names the file.</exception>
-    public static ImageDataset FromDirectory(string directory, string? name = null, int classCount = 10)
+    public static ImageDataset FromDirectory(string directory, string? name = null, int? classCount = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         if (!Directory.Exists(directory))
@@ -60,8 +61,10 @@ public sealed class ImageDataset
             paths[i] = FindFile(directory, StandardFiles[i])
                 ?? throw new FileNotFoundException(
                     $"{directory}: missing {StandardFiles[i]} (or {StandardFiles[i]}.gz).", Path.Combine(directory, StandardFiles[i]));
-        var train = ImageSet.FromIdx(IdxReader.Read(paths[0]), IdxReader.Read(paths[1]), classCount);
-        var test = ImageSet.FromIdx(IdxReader.Read(paths[2]), IdxReader.Read(paths[3]), classCount);
+        var files = paths.Select(IdxReader.Read).ToArray();
+        int classes = classCount ?? 1 + files[1].Bytes.Concat(files[3].Bytes).DefaultIfEmpty().Max();
+        var train = ImageSet.FromIdx(files[0], files[1], classes);
+        var test = ImageSet.FromIdx(files[2], files[3], classes);
         return new ImageDataset(name ?? "MNIST-format data", Path.GetFullPath(directory), train, test);
     }
 

@@ -46,14 +46,15 @@ public static class OnnxExporter
     /// (<see cref="BatchNormFolding"/>): fewer operators, the same outputs up to rounding.</param>
     /// <exception cref="NotSupportedException">A layer cannot be exported; the message names its type and state-dict path.</exception>
     /// <exception cref="ArgumentException">The input shape does not fit the model; the message names the first layer that cannot take it.</exception>
-    public static void Export(Module model, int[] inputShape, string path, bool fold = false)
+    /// <param name="metadata">Extra entries for the model's <c>metadata_props</c> (e.g. <c>normnet.preprocessing</c>), or null.</param>
+    public static void Export(Module model, int[] inputShape, string path, bool fold = false, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        AtomicFile.WriteAllBytes(path, ToBytes(model, inputShape, fold));
+        AtomicFile.WriteAllBytes(path, ToBytes(model, inputShape, fold, metadata));
     }
 
     /// <summary>The ONNX model as bytes (a serialized <c>onnx.ModelProto</c>); see <see cref="Export"/>.</summary>
-    public static byte[] ToBytes(Module model, int[] inputShape, bool fold = false)
+    public static byte[] ToBytes(Module model, int[] inputShape, bool fold = false, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputShape);
@@ -82,6 +83,8 @@ public static class OnnxExporter
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = "normnet.batch_norm_folded", Value = fold ? "true" : "false" });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = "normnet.input_shape", Value = OnnxModuleWriter.Format(shape) });
+        foreach (var entry in metadata ?? new Dictionary<string, string>())
+            proto.MetadataProps.Add(new StringStringEntryProto { Key = entry.Key, Value = entry.Value });
         return proto.ToByteArray();
     }
 

@@ -87,16 +87,16 @@ public sealed class CliTests : IDisposable
         Assert.Contains("accuracy", eval.Output);
         Assert.Contains("Confusion matrix", eval.Output);
 
-        AssertUsage(Run("eval", Path.Combine(run, "model.safetensors"), "--arch", "cnn"), "is a checkpoint of mlp-sigmoid, not cnn");
+        AssertUsage(Run("eval", Path.Combine(run, "model.safetensors"), "--arch", "cnn"), "describes its own network (mlp-sigmoid (BN on)); drop --arch and --bn");
         string onnx = Path.Combine(_dir, "model.onnx");
         var export = Run("export", "onnx", Path.Combine(run, "checkpoint.safetensors"), "--out", onnx, "--fold");
         Assert.True(export.Code == 0, export.Error);
         Assert.Contains("opset 15", export.Output);
         Assert.True(new FileInfo(onnx).Length > 1000);
         AssertUsage(Run("export", "onnx", Path.Combine(run, "checkpoint.safetensors")), "--out");
-        AssertUsage(Run("train", "--resume", Path.Combine(run, "checkpoint.safetensors"), "--arch", "resnet"), "not resnet");
+        AssertUsage(Run("train", "--resume", Path.Combine(run, "checkpoint.safetensors"), "--arch", "resnet"), "with its own network and data; drop the network and data options");
         AssertUsage(Run("train", "--resume", Path.Combine(run, "checkpoint.safetensors"), "--steps", "10"), "already at step 40");
-        AssertUsage(Run("eval", Path.Combine(_dir, "missing.safetensors")), "checkpoint not found");
+        AssertUsage(Run("eval", Path.Combine(_dir, "missing.safetensors")), "model file not found");
     }
 
     [Fact]

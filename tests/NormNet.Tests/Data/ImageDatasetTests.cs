@@ -44,9 +44,10 @@ public sealed class ImageDatasetTests : IDisposable
         var labels = new byte[30];
         labels[17] = 10;
         string path = Write(_dir.Path, ImageDataset.TrainLabelsFile, Idx([30], labels), gz: true);
-        var e = Assert.Throws<InvalidDataException>(() => ImageDataset.FromDirectory(_dir.Path));
+        var e = Assert.Throws<InvalidDataException>(() => ImageDataset.FromDirectory(_dir.Path, classCount: 10));
         Assert.Equal($"{path}: label 10 at index 17: expected a value below 10 (the class count).", e.Message);
         Assert.Equal(11, ImageDataset.FromDirectory(_dir.Path, classCount: 11).Train.ClassCount);
+        Assert.Equal(11, ImageDataset.FromDirectory(_dir.Path).Train.ClassCount); // any class count: one more than the largest label
     }
 
     [Fact]

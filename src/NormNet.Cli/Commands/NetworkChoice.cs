@@ -1,0 +1,49 @@
+using System.Globalization;
+using NormNet.Data;
+using NormNet.Layers;
+using NormNet.Models;
+
+namespace NormNet.Cli.Commands;
+
+/// <summary>The network of a run: a built-in family with its sizes, or a model file (whose text is kept, so that the
+/// run does not depend on the file staying where it was).</summary>
+/// <param name="Arch">mlp-sigmoid, mlp, cnn or resnet; null with a model file.</param>
+/// <param name="BatchNorm">Whether the family inserts batch normalization.</param>
+/// <param name="Hidden">mlp: the hidden layer sizes.</param>
+/// <param name="Activation">mlp: relu, sigmoid or tanh.</param>
+/// <param name="Channels">cnn: the channels of each convolution stage.</param>
+/// <param name="Width">resnet: the channels of the first stage.</param>
+/// <param name="Blocks">resnet: residual blocks per stage.</param>
+/// <param name="InitStd">mlp-sigmoid and mlp: the std of Gaussian initial weights; null for PyTorch's default.</param>
+/// <param name="ModelFile">The model file's path, as given.</param>
+/// <param name="ModelJson">The model file's text.</param>
+internal sealed record NetworkChoice(string? Arch, bool BatchNorm, int[]? Hidden, string? Activation, int[]? Channels,
+    int? Width, int? Blocks, double? InitStd, string? ModelFile, string? ModelJson)
+{
+    public static readonly string[] Families = ["mlp-sigmoid", "mlp", "cnn", "resnet"];
+
+    /// <summary>The input layout the network takes: images stay (C, H, W) for convolutional families and model files.</summary>
+    public InputLayout LayoutFor(Dataset data) => Arch is "mlp-sigmoid" or "mlp" || !data.IsImage ? InputLayout.Flattened : InputLayout.Image;
+
+    /// <summary>The per-sample input shape the network takes for <paramref name="data"/>.</summary>
+    public int[] InputShapeFor(Dataset data) => LayoutFor(data) == InputLayout.Flattened ? [data.FeatureCount] : data.SampleShape.ToArray();
+
+    /// <summary>Builds the network for inputs of <paramref name="inputShape"/> and <paramref name="outputs"/> outputs; a network
+    /// that cannot take that input is a usage error naming the layer, before any training.</summary>
+    public Sequential Build(int[] inputShape, int outputs, Rng rng)
+    {
+        string shape = string.Join('x', inputShape);
+        if (Arch is "mlp-sigmoid" or "cnn" or "resnet")
+        {
+            int[] expected = Arch == "mlp-sigmoid" ? [784] : [1, 28, 28];
+            if (!inputShape.SequenceEqual(expected) || outputs != 10)
+                throw new UsageException($"{Arch} takes {string.Join('x', expected)} inputs and 10 classes; this data has {shape} inputs and {outputs} outputs.");
+            return Architectures.Create(Arch, BatchNorm, rng, Arch == "mlp-sigmoid" ? InitStd ?? 0.1 : InitStd);
+        }
+        throw new UsageException($"unknown architecture '{Arch}'; expected one of: {string.Join(", ", Families)}.");
+    }
+
+    public string Describe() => ModelFile is not null
+        ? $"model file {ModelFile}"
+        : string.Create(CultureInfo.InvariantCulture, $"{Arch} (BN {(BatchNorm ? "on" : "off")})");
+}

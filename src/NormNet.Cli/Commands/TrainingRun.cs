@@ -1,0 +1,35 @@
+using NormNet.Data;
+using NormNet.Layers;
+using NormNet.Serialization;
+
+namespace NormNet.Cli.Commands;
+
+/// <summary>A run's model, its description and its loaders, built from the settings and the loaded data; everything that
+/// can be wrong with the combination (a network that does not take the data's shape) fails here, before any training.</summary>
+internal sealed record TrainingRun(Sequential Model, ModelCard Card, DataLoader Train, DataLoader Test)
+{
+    /// <summary>The batch size of evaluation: bounded memory whatever the size of the test set.</summary>
+    public const int EvalBatchSize = 500;
+
+    public static TrainingRun Prepare(TrainSettings settings, DataChoice.Loaded data)
+    {
+        var train = data.Train;
+        if (train.Task == TaskKind.Classification && train.ClassCount < 2)
+            throw new UsageException($"{train.Name}: classification needs at least 2 classes, found {train.ClassCount} ({string.Join(", ", train.ClassNames)}).");
+        var standardizer = train is ImageSet ? null : Standardizer.Fit(train);
+        int[] inputShape = settings.Network.InputShapeFor(train);
+        int outputs = train.Task == TaskKind.Classification ? train.ClassCount : train.TargetCount;
+        var model = settings.Network.Build(inputShape, outputs, new Rng(settings.Seed));
+        var card = ModelCard.Describe(train, inputShape, data.Description, standardizer, data.Source, settings.Network.ModelJson);
+        var layout = settings.Network.LayoutFor(train);
+        if (settings.BatchSize > train.Count)
+            throw new UsageException($"--batch-size {settings.BatchSize} is larger than the training set ({train.Count} samples).");
+        return new TrainingRun(model, card,
+            new DataLoader(train, settings.BatchSize, settings.Seed, layout: layout, standardizer: standardizer),
+            Loader(data.Test, card, layout));
+    }
+
+    /// <summary>A non-shuffling loader of <paramref name="data"/> preprocessed as the card says.</summary>
+    public static DataLoader Loader(Dataset data, ModelCard card, InputLayout layout) =>
+        new(data, Math.Min(EvalBatchSize, data.Count), shuffle: false, layout: layout, standardizer: card.Standardizer());
+}
