@@ -10,8 +10,14 @@ public readonly record struct StepResult(long Step, int Epoch, double Loss, doub
 
 /// <summary>An evaluation of the model in eval mode over a whole data set.</summary>
 /// <param name="Step">The training step after which it ran.</param>
-/// <param name="Loss">Mean cross-entropy.</param>
-/// <param name="Accuracy">Fraction classified correctly.</param>
+/// <param name="Loss">Mean cross-entropy (NaN or infinite when some outputs were not finite).</param>
+/// <param name="Accuracy">Fraction classified correctly; a row with a non-finite output counts as wrong.</param>
 /// <param name="Count">Number of samples.</param>
-/// <param name="Confusion">Counts per (true class, predicted class).</param>
-public sealed record EvaluationResult(long Step, double Loss, double Accuracy, int Count, long[,] Confusion);
+/// <param name="Confusion">Counts per (true class, predicted class), of the rows whose outputs were finite.</param>
+/// <param name="NonFiniteOutputs">Rows whose outputs held a NaN or infinity: a model with any is broken, and its
+/// accuracy and loss are not scores to report (see <see cref="OutputsFinite"/>).</param>
+public sealed record EvaluationResult(long Step, double Loss, double Accuracy, int Count, long[,] Confusion, int NonFiniteOutputs)
+{
+    /// <summary>Whether every output was finite, so that <see cref="Accuracy"/> and <see cref="Loss"/> are meaningful.</summary>
+    public bool OutputsFinite => NonFiniteOutputs == 0;
+}

@@ -93,7 +93,8 @@ public sealed class Trainer
     /// restoring the previous mode afterwards.</summary>
     public EvaluationResult Evaluate(DataLoader data) => Evaluate(Model, data, Step);
 
-    /// <summary>Evaluates any classifier in eval mode over one epoch of <paramref name="data"/>, restoring its mode.</summary>
+    /// <summary>Evaluates any classifier in eval mode over one epoch of <paramref name="data"/>, restoring its mode.
+    /// Rows whose outputs are not finite count as wrong and are counted in <see cref="EvaluationResult.NonFiniteOutputs"/>.</summary>
     public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -104,7 +105,7 @@ public sealed class Trainer
         int classes = data.Data.ClassCount;
         var confusion = new long[classes, classes];
         double totalLoss = 0;
-        int count = 0, correct = 0;
+        int count = 0, correct = 0, nonFinite = 0;
         try
         {
             data.Position = new LoaderPosition(data.Epoch, 0);
@@ -114,6 +115,7 @@ public sealed class Trainer
                 totalLoss += loss.Forward(logits, batch.Labels) * batch.Size;
                 correct += Metrics.CountCorrect(logits, batch.Labels);
                 Metrics.AddToConfusion(logits, batch.Labels, confusion);
+                nonFinite += Metrics.CountNonFiniteRows(logits);
                 count += batch.Size;
             }
         }
@@ -121,7 +123,7 @@ public sealed class Trainer
         {
             model.Train(wasTraining);
         }
-        return new EvaluationResult(step, totalLoss / count, (double)correct / count, count, confusion);
+        return new EvaluationResult(step, totalLoss / count, (double)correct / count, count, confusion, nonFinite);
     }
 
     /// <summary>Saves model, optimizer, generators, step and data position (plus <paramref name="extra"/> metadata) atomically.</summary>

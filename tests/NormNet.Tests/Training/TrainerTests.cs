@@ -126,6 +126,20 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void Evaluate_OfAModelWithNaNOutputs_IsNotAccurate_AndSaysSo()
+    {
+        var model = Architectures.MlpSigmoid(true, new Rng(2), initStd: 0.1);
+        ((BatchNorm1d)model[1]).RunningVar!.Span[7] = float.NaN;
+        var result = Trainer.Evaluate(model, new DataLoader(Data.Test, 500, shuffle: false));
+        Assert.False(result.OutputsFinite);
+        Assert.Equal(2000, result.NonFiniteOutputs);
+        Assert.Equal(0.0, result.Accuracy); // a NaN row used to count as correct: accuracy 100%
+        Assert.True(double.IsNaN(result.Loss));
+        Assert.Equal(0, result.Confusion.Cast<long>().Sum());
+        Assert.True(Trainer.Evaluate(Architectures.MlpSigmoid(true, new Rng(2), initStd: 0.1), new DataLoader(Data.Test, 500, shuffle: false)).OutputsFinite);
+    }
+
+    [Fact]
     public void Checkpoint_WithOtherDataSettings_IsRefused()
     {
         var (_, trainer) = Setup(1);
