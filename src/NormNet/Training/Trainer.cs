@@ -141,18 +141,24 @@ public sealed class Trainer
     }
 
     /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> and returns its metadata; the data loader
-    /// must have the checkpoint's seed and batch size (checked).</summary>
-    public IReadOnlyDictionary<string, string> LoadCheckpoint(string path)
+    /// must have the checkpoint's seed and batch size (checked). Everything, values included (see
+    /// <see cref="StateValidation"/>), is checked before anything changes; <paramref name="validate"/> false skips
+    /// the value checks, only to inspect a broken run.</summary>
+    public IReadOnlyDictionary<string, string> LoadCheckpoint(string path, bool validate = true)
     {
-        var file = SafeTensors.Load(path);
+        var file = SafeTensors.Load(path, verifyChecksum: validate);
         var meta = file.Metadata;
-        long Get(string key) => meta.TryGetValue(key, out var v) && long.TryParse(v, CultureInfo.InvariantCulture, out long r)
-            ? r : throw new InvalidDataException($"{path}: missing or bad metadata '{key}'.");
-        if ((ulong)Get("data_seed") != Train.Seed || Get("batch_size") != Train.BatchSize)
-            throw new InvalidDataException($"{path}: saved with data seed {meta["data_seed"]} and batch size {meta["batch_size"]}, " +
+        long Get(string key, long max) => StateValidation.CheckRange(
+            meta.TryGetValue(key, out var v) && long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long r)
+                ? r : throw new InvalidDataException($"{path}: missing or bad metadata '{key}'."), 0, max, $"'{key}'", path);
+        if (!meta.TryGetValue("data_seed", out var seed) || !ulong.TryParse(seed, NumberStyles.None, CultureInfo.InvariantCulture, out ulong dataSeed))
+            throw new InvalidDataException($"{path}: missing or bad metadata 'data_seed'.");
+        long batchSize = Get("batch_size", int.MaxValue);
+        if (dataSeed != Train.Seed || batchSize != Train.BatchSize)
+            throw new InvalidDataException($"{path}: saved with data seed {dataSeed} and batch size {batchSize}, " +
                 $"but this trainer has seed {Train.Seed} and batch size {Train.BatchSize}.");
-        long step = Get("step"), epoch = Get("data_epoch"), index = Get("data_index");
-        Checkpoint.Load(file, path, Model, Optimizer);
+        long step = Get("step", long.MaxValue), epoch = Get("data_epoch", int.MaxValue), index = Get("data_index", Train.Data.Count);
+        Checkpoint.Load(file, path, Model, Optimizer, validate);
         Step = step;
         Train.Position = new LoaderPosition((int)epoch, (int)index);
         return meta;
