@@ -8,11 +8,12 @@ namespace NormNet.Cli.Commands;
 /// --arch/--bn for a bare state_dict. Mismatches are usage errors naming what differs.</summary>
 internal static class CheckpointModel
 {
-    public static (Sequential Model, string Arch, bool BatchNorm) Load(string path, string? arch, string? bn)
+    /// <param name="validate">false (--allow-invalid) loads non-finite weights and a wrong checksum, to inspect a broken model.</param>
+    public static (Sequential Model, string Arch, bool BatchNorm) Load(string path, string? arch, string? bn, bool validate = true)
     {
         if (!File.Exists(path)) throw new UsageException($"checkpoint not found: {path}");
         SafeTensorsFile file;
-        try { file = SafeTensors.Load(path); }
+        try { file = SafeTensors.Load(path, verifyChecksum: validate); }
         catch (InvalidDataException e) { throw new UsageException(e.Message); }
         string name;
         bool batchNorm;
@@ -30,7 +31,7 @@ internal static class CheckpointModel
             batchNorm = bn != "off";
         }
         var model = Architectures.Create(name, batchNorm, new Rng(0));
-        try { ModelState.Load(model, file, "", strict: false, path); }
+        try { ModelState.Load(model, file, "", strict: false, path, validate); }
         catch (InvalidDataException e) { throw new UsageException($"{e.Message} ({name}, BN {(batchNorm ? "on" : "off")})"); }
         return (model, name, batchNorm);
     }

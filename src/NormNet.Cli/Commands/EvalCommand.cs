@@ -20,13 +20,17 @@ internal static class EvalCommand
         bn.AcceptOnlyFromAmong("on", "off");
         var data = CommonOptions.Data();
         var threads = CommonOptions.Threads();
-        var command = new Command("eval", "Evaluate a checkpoint in eval mode: accuracy and confusion matrix on the test split.") { checkpoint, arch, bn, data, threads };
+        var allowInvalid = new Option<bool>("--allow-invalid") { Description = "Load a checkpoint even with NaN/infinite weights, negative variances or a wrong checksum, to inspect a broken model." };
+        var command = new Command("eval", "Evaluate a checkpoint in eval mode: accuracy and confusion matrix on the test split.") { checkpoint, arch, bn, data, threads, allowInvalid };
         command.SetAction(r =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
-            var (model, name, batchNorm) = CheckpointModel.Load(r.GetValue(checkpoint)!, r.GetValue(arch), r.GetValue(bn));
+            string path = r.GetValue(checkpoint)!;
+            var (model, name, batchNorm) = CheckpointModel.Load(path, r.GetValue(arch), r.GetValue(bn), validate: !r.GetValue(allowInvalid));
             var dataset = CommonOptions.LoadData(r.GetValue(data));
             var result = Trainer.Evaluate(model, new DataLoader(dataset.Test, 1000, shuffle: false, layout: Architectures.LayoutOf(name)));
+            if (!result.OutputsFinite)
+                throw new CommandFailedException($"{path}: the model's outputs are not finite ({result.NonFiniteOutputs} of {result.Count} test images); there is no accuracy to report.");
             Print(result, dataset, name, batchNorm);
             return 0;
         });

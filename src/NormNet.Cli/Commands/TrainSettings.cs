@@ -31,10 +31,21 @@ internal sealed record TrainSettings(
 
     public string ToJson() => JsonSerializer.Serialize(this);
 
-    public static TrainSettings FromMetadata(IReadOnlyDictionary<string, string> metadata, string path) =>
-        metadata.TryGetValue(MetadataKey, out var json)
-            ? JsonSerializer.Deserialize<TrainSettings>(json) ?? throw new UsageException($"{path}: empty training settings.")
-            : throw new UsageException($"{path} has no NormNet training settings: pass --arch and --bn to evaluate a bare state_dict.");
+    public static TrainSettings FromMetadata(IReadOnlyDictionary<string, string> metadata, string path)
+    {
+        if (!metadata.TryGetValue(MetadataKey, out var json))
+            throw new UsageException($"{path} has no NormNet training settings: pass --arch and --bn to evaluate a bare state_dict.");
+        TrainSettings? settings;
+        try { settings = JsonSerializer.Deserialize<TrainSettings>(json); }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: the training settings '{MetadataKey}' are not valid JSON (truncated or edited?) near byte {e.BytePositionInLine}.");
+        }
+        if (settings is null || !Architectures.Names.Contains(settings.Arch) || settings.BatchSize < 1)
+            throw new InvalidDataException($"{path}: the training settings '{MetadataKey}' name architecture '{settings?.Arch}' and batch size {settings?.BatchSize}; " +
+                $"expected one of {string.Join(", ", Architectures.Names)} and at least 1.");
+        return settings;
+    }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"{Arch} (BN {(BatchNorm ? "on" : "off")}), batch {BatchSize}, {Optimizer} lr {LearningRate}, seed {Seed}");
