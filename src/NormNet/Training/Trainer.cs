@@ -89,41 +89,57 @@ public sealed class Trainer
         }
     }
 
+    /// <summary>The largest number of rows <see cref="Evaluate(Module, DataLoader, long, int)"/> feeds the model at once by default.</summary>
+    public const int DefaultEvaluationBatchSize = 256;
+
     /// <summary>Evaluates the model in eval mode over one pass of <paramref name="data"/> (use a non-shuffling loader),
-    /// restoring the previous mode afterwards.</summary>
-    public EvaluationResult Evaluate(DataLoader data) => Evaluate(Model, data, Step);
+    /// restoring the previous mode afterwards; the model sees at most the training batch size at once, so evaluation
+    /// needs no more memory than training, whatever the test loader's batch size.</summary>
+    public EvaluationResult Evaluate(DataLoader data) => Evaluate(Model, data, Step, Train.BatchSize);
 
     /// <summary>Evaluates any classifier in eval mode over one epoch of <paramref name="data"/>, restoring its mode.
     /// Rows whose outputs are not finite count as wrong and are counted in <see cref="EvaluationResult.NonFiniteOutputs"/>.</summary>
-    public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0)
+    /// <param name="model">The classifier; its output is (N, classes).</param>
+    /// <param name="data">The data, one epoch of which is evaluated.</param>
+    /// <param name="step">The training step to record in the result.</param>
+    /// <param name="maxBatchSize">The most rows fed to the model at once: a larger loader batch is split into pieces,
+    /// which bounds the memory of the activations (in eval mode each row's output does not depend on the others,
+    /// unless a batch norm layer has <c>trackRunningStats: false</c>).</param>
+    public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0, int maxBatchSize = DefaultEvaluationBatchSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
         bool wasTraining = model.Training;
         model.Eval();
-        var loss = new CrossEntropyLoss();
-        int classes = data.Data.ClassCount;
-        var confusion = new long[classes, classes];
-        double totalLoss = 0;
-        int count = 0, correct = 0, nonFinite = 0;
+        var tally = new EvaluationTally(data.Data.ClassCount);
+        Tensor? piece = null;
         try
         {
             data.Position = new LoaderPosition(data.Epoch, 0);
             foreach (var batch in data.EnumerateEpoch())
-            {
-                var logits = model.Forward(batch.Inputs);
-                totalLoss += loss.Forward(logits, batch.Labels) * batch.Size;
-                correct += Metrics.CountCorrect(logits, batch.Labels);
-                Metrics.AddToConfusion(logits, batch.Labels, confusion);
-                nonFinite += Metrics.CountNonFiniteRows(logits);
-                count += batch.Size;
-            }
+                for (int start = 0; start < batch.Size; start += maxBatchSize)
+                {
+                    int rows = Math.Min(maxBatchSize, batch.Size - start);
+                    var inputs = rows == batch.Size ? batch.Inputs : CopyRows(batch.Inputs, start, rows, ref piece);
+                    tally.Add(model.Forward(inputs), batch.Labels.AsSpan(start, rows));
+                }
         }
         finally
         {
             model.Train(wasTraining);
         }
-        return new EvaluationResult(step, totalLoss / count, (double)correct / count, count, confusion, nonFinite);
+        return tally.Result(step);
+    }
+
+    /// <summary>Rows [start, start + rows) of <paramref name="inputs"/>, copied into the reused <paramref name="piece"/>.</summary>
+    private static Tensor CopyRows(Tensor inputs, int start, int rows, ref Tensor? piece)
+    {
+        int rowLength = inputs.Length / inputs.Dim(0);
+        int[] shape = [rows, .. inputs.Dims[1..]];
+        piece = Tensor.Reuse(piece, shape);
+        inputs.ReadOnlySpan.Slice(start * rowLength, rows * rowLength).CopyTo(piece.Span);
+        return piece;
     }
 
     /// <summary>Saves model, optimizer, generators, step and data position (plus <paramref name="extra"/> metadata) atomically.</summary>
