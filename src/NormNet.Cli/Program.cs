@@ -30,20 +30,41 @@ namespace NormNet.Cli
                 error.WriteLine($"normnet: {message} (see 'normnet {string.Join(' ', CommandPath(parse))} --help')");
                 return 2;
             }
+            var output = Console.Out;
+            Console.SetOut(new NormNet.Cli.Output.GuardedOutput(output));
             try
             {
-                return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+                return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = Console.Out });
             }
             catch (UsageException e)
             {
-                error.WriteLine($"normnet: {e.Message}");
-                return 2;
+                return Report(error, e.Message, 2);
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (CommandFailedException e)
             {
-                error.WriteLine($"normnet: {e.GetType().Name.Replace("Exception", "")} error: {e.Message}");
-                return 1;
+                return Report(error, e.Message, 1);
             }
+            catch (OutOfMemoryException)
+            {
+                return Report(error, "out of memory (try a smaller --batch-size, or more memory)", 1);
+            }
+            catch (Exception e)
+            {
+                return Report(error, $"{e.GetType().Name.Replace("Exception", "")} error: {e.Message}", 1);
+            }
+            finally
+            {
+                Console.SetOut(output);
+            }
+        }
+
+        /// <summary>Prints one line and returns the exit code; a failure to print it (stderr closed too) cannot
+        /// change the code or turn into a crash.</summary>
+        private static int Report(TextWriter error, string message, int code)
+        {
+            try { error.WriteLine($"normnet: {message}"); }
+            catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+            return code;
         }
 
         private static IEnumerable<string> CommandPath(ParseResult parse)

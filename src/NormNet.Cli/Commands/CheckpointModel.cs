@@ -9,16 +9,16 @@ namespace NormNet.Cli.Commands;
 /// training settings), or, for a bare state_dict (e.g. from PyTorch), from --arch/--bn for Fashion-MNIST's 28x28 images.</summary>
 internal sealed record CheckpointModel(Sequential Model, ModelCard Card, TrainSettings? Settings, InputLayout Layout, string Description)
 {
-    public static CheckpointModel Load(string path, string? arch, string? bn)
+    /// <param name="validate">false (--allow-invalid) loads non-finite weights and a wrong checksum, to inspect a broken model.</param>
+    public static CheckpointModel Load(string path, string? arch, string? bn, bool validate = true)
     {
         if (!File.Exists(path)) throw new UsageException($"model file not found: {path}");
         SafeTensorsFile file;
-        try { file = SafeTensors.Load(path); }
+        try { file = SafeTensors.Load(path, verifyChecksum: validate); }
         catch (InvalidDataException e) { throw new UsageException(e.Message); }
+        // a corrupt description is a broken file (exit 1), not bad usage
         var settings = TrainSettings.FromMetadata(file.Metadata, path);
-        ModelCard? card;
-        try { card = ModelCard.FromMetadata(file.Metadata, path); }
-        catch (InvalidDataException e) { throw new UsageException(e.Message); }
+        var card = ModelCard.FromMetadata(file.Metadata, path);
         Sequential model;
         InputLayout layout;
         if (settings is not null && card is not null)
@@ -43,7 +43,7 @@ internal sealed record CheckpointModel(Sequential Model, ModelCard Card, TrainSe
                 ScalePixels = true,
             };
         }
-        try { ModelState.Load(model, file, "", strict: false, path); }
+        try { ModelState.Load(model, file, "", strict: false, path, validate); }
         catch (InvalidDataException e) { throw new UsageException($"{e.Message} ({settings?.Network.Describe() ?? arch})"); }
         return new CheckpointModel(model, card, settings, layout, settings?.Network.Describe() ?? $"{arch} (BN {(bn != "off" ? "on" : "off")})");
     }

@@ -19,13 +19,17 @@ internal static class EvalCommand
         bn.AcceptOnlyFromAmong("on", "off");
         var data = new Option<string?>("--data") { Description = "Data to evaluate on, in the training data's format (a CSV file, an image folder, an IDX folder's test split); default: the test split of the data the model was trained on." };
         var threads = CommonOptions.Threads();
-        var command = new Command("eval", "Evaluate a model in eval mode: accuracy or RMSE/R^2, and a confusion matrix with class names.") { checkpoint, arch, bn, data, threads };
+        var allowInvalid = new Option<bool>("--allow-invalid") { Description = "Load a model even with NaN/infinite weights, negative variances or a wrong checksum, to inspect a broken model." };
+        var command = new Command("eval", "Evaluate a model in eval mode: accuracy or RMSE/R^2, and a confusion matrix with class names.") { checkpoint, arch, bn, data, threads, allowInvalid };
         command.SetAction(r =>
         {
             using var compute = CommonOptions.UseThreads(r.GetValue(threads));
-            var loaded = CheckpointModel.Load(r.GetValue(checkpoint)!, r.GetValue(arch), r.GetValue(bn));
+            string path = r.GetValue(checkpoint)!;
+            var loaded = CheckpointModel.Load(path, r.GetValue(arch), r.GetValue(bn), validate: !r.GetValue(allowInvalid));
             var (test, description) = EvaluationData(loaded, r.GetValue(data));
             var result = Trainer.Evaluate(loaded.Model, TrainingRun.Loader(test, loaded.Card, loaded.Layout));
+            if (!result.OutputsFinite)
+                throw new CommandFailedException($"{path}: the model's outputs are not finite ({result.NonFiniteOutputs} of {result.Count} test samples); there is no score to report.");
             Console.WriteLine($"Data: {description}");
             Console.WriteLine($"Model: {loaded.Description}, eval mode");
             foreach (var line in Lines(result)) Console.WriteLine(line);

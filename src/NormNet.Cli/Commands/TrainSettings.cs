@@ -39,15 +39,15 @@ internal sealed record TrainSettings(
     public static TrainSettings? FromMetadata(IReadOnlyDictionary<string, string> metadata, string path)
     {
         if (!metadata.TryGetValue(MetadataKey, out var json)) return null;
-        try
-        {
-            return JsonSerializer.Deserialize<TrainSettings>(json, Json) is { Network: not null, Data: not null } s ? s
-                : throw new UsageException($"{path}: incomplete NormNet training settings.");
-        }
+        TrainSettings? settings;
+        try { settings = JsonSerializer.Deserialize<TrainSettings>(json, Json); }
         catch (JsonException e)
         {
-            throw new UsageException($"{path}: the NormNet training settings are not readable ({e.Message}); was it written by an older NormNet?");
+            throw new InvalidDataException($"{path}: the training settings '{MetadataKey}' are not valid (truncated, edited, or written by an older NormNet?) near byte {e.BytePositionInLine}.");
         }
+        if (settings is not { Network: not null, Data: not null } || settings.BatchSize < 1)
+            throw new InvalidDataException($"{path}: the training settings '{MetadataKey}' are incomplete (network, data and a batch size of at least 1 expected).");
+        return settings;
     }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,

@@ -22,12 +22,12 @@ public static class IdxReader
 
     /// <summary>Reads an IDX file, gzipped or raw.</summary>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="IOException">The path is a directory, device or FIFO rather than a regular file.</exception>
     /// <exception cref="InvalidDataException">The file is not a well-formed unsigned-byte IDX file.</exception>
     public static IdxFile Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: IDX file not found.", path);
+        NormNet.IO.RegularFile.RequireForReading(path, "IDX file"); // a FIFO would block the open forever
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         return Read(stream, path);
     }

@@ -106,6 +106,10 @@ public static class BatchNormFolding
             double gamma = bn.Weight?.Value.ReadOnlySpan[i] ?? 1.0, beta = bn.Bias?.Value.ReadOnlySpan[i] ?? 0.0;
             scale[i] = gamma / Math.Sqrt(variance[i] + bn.Eps);
             shift[i] = beta - mean[i] * scale[i];
+            if (!double.IsFinite(scale[i]) || !double.IsFinite(shift[i])) // a negative or NaN variance, a NaN weight, ...
+                throw new InvalidOperationException(
+                    $"{Describe(bn, path)}: channel {i} (running_var {variance[i]}, running_mean {mean[i]}, weight {gamma}, bias {beta}) " +
+                    "folds to a non-finite scale or shift; refusing to fold a broken model.");
         }
         return (scale, shift);
     }

@@ -15,7 +15,7 @@ namespace NormNet.Layers;
 /// <para>Momentum follows PyTorch: the weight of the new batch. Keras' <c>momentum</c> is the weight of the
 /// old value; convert with <see cref="FromKerasMomentum"/> (0.99 in Keras is 0.01 here).</para>
 /// <para>Non-finite input: NaN or infinity propagates to the output, as in PyTorch, but a batch whose
-/// statistics are not finite leaves the running statistics and <see cref="NumBatchesTracked"/> unchanged
+/// statistics are not finite (or would round to infinity when stored as float) leaves the running statistics and <see cref="NumBatchesTracked"/> unchanged
 /// and increments <see cref="SkippedNonFiniteBatches"/> instead, so one bad batch cannot silently poison
 /// every later prediction.</para>
 /// </remarks>
@@ -27,6 +27,7 @@ public abstract class BatchNormBase : Module
     private Tensor? _input, _output, _gradInput;
     private BatchNormShape _shape;
     private bool _usedBatchStatistics;
+    private double? _momentum;
 
     /// <summary>Creates the layer; the arguments and defaults are PyTorch's.</summary>
     /// <param name="numFeatures">C, the number of channels or features.</param>
@@ -68,7 +69,17 @@ public abstract class BatchNormBase : Module
     public double Eps { get; }
 
     /// <summary>The running-average momentum (PyTorch convention), or null for a cumulative average.</summary>
-    public double? Momentum { get; set; }
+    /// <exception cref="ArgumentOutOfRangeException">The value is not in [0, 1] (NaN included).</exception>
+    public double? Momentum
+    {
+        get => _momentum;
+        set
+        {
+            if (value is { } m && !(m >= 0 && m <= 1))
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"{GetType().Name}: momentum must be in [0, 1] or null.");
+            _momentum = value;
+        }
+    }
 
     /// <summary>Whether the layer has <see cref="Weight"/> and <see cref="Bias"/>.</summary>
     public bool Affine { get; }
@@ -146,7 +157,7 @@ public abstract class BatchNormBase : Module
     {
         var shape = ViewOf(input);
         bool useBatch = Training || !TrackRunningStats;
-        if (Training && shape.PerChannel <= 1)
+        if (useBatch && shape.PerChannel <= 1) // batch statistics of one value are meaningless (PyTorch raises in eval too when not tracking)
             throw new ArgumentException(
                 $"Expected more than 1 value per channel when training, got input size {input.ShapeString}.", nameof(input));
         var output = Reuse(ref _output, input.Dims);
@@ -188,25 +199,35 @@ public abstract class BatchNormBase : Module
 
     private void UpdateRunningStatistics(long n)
     {
-        for (int c = 0; c < NumFeatures; c++)
-        {
-            if (!double.IsFinite(_mean[c]) || !double.IsFinite(_variance[c]))
-            {
-                SkippedNonFiniteBatches++;
-                return;
-            }
-        }
-        _numBatchesTracked!.Value++;
-        double factor = Momentum ?? 1.0 / _numBatchesTracked.Value;
+        // The check is on the values that would be stored (a finite variance of 1e40 times n / (n - 1), or the
+        // momentum update of a huge running value, can still round to infinity in float), so first a dry run.
+        long tracked = _numBatchesTracked!.Value + 1;
+        double factor = Momentum ?? 1.0 / tracked;
         double unbias = (double)n / (n - 1);
         var rm = _runningMean!.Value.Span;
         var rv = _runningVar!.Value.Span;
         for (int c = 0; c < NumFeatures; c++)
         {
-            rm[c] = (float)((1 - factor) * rm[c] + factor * _mean[c]);
-            rv[c] = (float)((1 - factor) * rv[c] + factor * _variance[c] * unbias);
+            if (!float.IsFinite(NewMean(rm[c], c, factor)) || !float.IsFinite(NewVariance(rv[c], c, factor, unbias)))
+            {
+                SkippedNonFiniteBatches++;
+                return;
+            }
+        }
+        _numBatchesTracked.Value = tracked;
+        for (int c = 0; c < NumFeatures; c++)
+        {
+            rm[c] = NewMean(rm[c], c, factor);
+            rv[c] = NewVariance(rv[c], c, factor, unbias);
         }
     }
+
+    // running_mean = (1 - factor) * running_mean + factor * batch_mean, rounded to float as stored
+    private float NewMean(float running, int c, double factor) => (float)((1 - factor) * running + factor * _mean[c]);
+
+    // running_var = (1 - factor) * running_var + factor * batch_var * n / (n - 1), rounded to float as stored
+    private float NewVariance(float running, int c, double factor, double unbias) =>
+        (float)((1 - factor) * running + factor * _variance[c] * unbias);
 
     /// <inheritdoc />
     protected override IEnumerable<(string Name, Parameter Parameter)> OwnParameters()

@@ -32,7 +32,7 @@ public sealed class Dropout : Module
         _applied = Training && P > 0;
         if (!_applied) return input;
         var output = Reuse(ref _output, input.Dims);
-        if (_mask.Length != input.Length) _mask = new float[input.Length];
+        if (_mask.Length < input.Length) _mask = new float[input.Length]; // sized to the largest batch, reused for smaller ones
         float scale = (float)(1 / (1 - P));
         uint threshold = (uint)Math.Round(P * 4294967296.0);
         var x = input.ReadOnlySpan;

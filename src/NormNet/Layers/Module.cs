@@ -123,7 +123,7 @@ public abstract class Module
     /// <summary>Returns <paramref name="buffer"/> if it has <paramref name="shape"/>, else a new tensor of that shape stored in it.</summary>
     protected static Tensor Reuse(ref Tensor? buffer, ReadOnlySpan<int> shape)
     {
-        if (buffer is null || !buffer.HasShape(shape)) buffer = Tensor.Uninitialized(shape.ToArray());
+        buffer = Tensor.Reuse(buffer, shape); // one storage per buffer, reused across batch sizes
         return buffer;
     }
 

@@ -24,8 +24,8 @@ public sealed class CrossEntropyLoss
         for (int i = 0; i < n; i++)
             if ((uint)labels[i] >= (uint)c)
                 throw new ArgumentException($"CrossEntropyLoss: label {labels[i]} at index {i} is outside [0, {c}).", nameof(labels));
-        if (_softmax.Length != n * c) _softmax = new float[n * c];
-        if (_labels.Length != n) _labels = new int[n];
+        if (_softmax.Length < n * c) _softmax = new float[n * c]; // sized to the largest batch seen, reused for smaller ones
+        if (_labels.Length < n) _labels = new int[n];
         labels.CopyTo(_labels);
         var x = logits.ReadOnlySpan;
         double total = 0;
@@ -56,7 +56,7 @@ public sealed class CrossEntropyLoss
     public Tensor Backward()
     {
         if (!_ready) throw new InvalidOperationException("CrossEntropyLoss.Backward called before Forward.");
-        if (_gradLogits is null || !_gradLogits.HasShape([_n, _c])) _gradLogits = Tensor.Uninitialized(_n, _c);
+        _gradLogits = Tensor.Reuse(_gradLogits, [_n, _c]);
         var g = _gradLogits.Span;
         float inv = 1f / _n;
         for (int i = 0; i < _n; i++)

@@ -30,7 +30,7 @@ public sealed class MseLoss
     public Tensor Backward()
     {
         if (_prediction is null || _target is null) throw new InvalidOperationException("MseLoss.Backward called before Forward.");
-        if (_grad is null || !_grad.SameShape(_prediction)) _grad = Tensor.Uninitialized(_prediction.Shape);
+        _grad = Tensor.Reuse(_grad, _prediction.Dims);
         var p = _prediction.ReadOnlySpan;
         var t = _target.ReadOnlySpan;
         var g = _grad.Span;

@@ -46,12 +46,19 @@ public static class Checkpoint
     /// validated before anything changes: a file of another architecture or optimizer fails with a message
     /// naming the first mismatching tensor and leaves the model and optimizer untouched.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> Load(string path, Module model, Optimizer? optimizer) =>
-        Load(SafeTensors.Load(path), path, model, optimizer);
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="model">The model to restore.</param>
+    /// <param name="optimizer">The optimizer to restore, or null for the model alone.</param>
+    /// <param name="validate">Whether to refuse non-finite values, negative variances or second moments and a wrong
+    /// checksum (<see cref="StateValidation"/>); false only to inspect a broken run.</param>
+    public static IReadOnlyDictionary<string, string> Load(string path, Module model, Optimizer? optimizer, bool validate = true) =>
+        Load(SafeTensors.Load(path, verifyChecksum: validate), path, model, optimizer, validate);
 
-    /// <summary>As <see cref="Load(string, Module, Optimizer?)"/>, from a file already read; <paramref name="path"/> names it in errors.</summary>
-    public static IReadOnlyDictionary<string, string> Load(SafeTensorsFile file, string path, Module model, Optimizer? optimizer)
+    /// <summary>As <see cref="Load(string, Module, Optimizer?, bool)"/>, from a file already read; <paramref name="path"/> names it in errors.</summary>
+    public static IReadOnlyDictionary<string, string> Load(SafeTensorsFile file, string path, Module model, Optimizer? optimizer, bool validate = true)
     {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(model);
         if (!file.Metadata.TryGetValue(FormatKey, out var format) || format != FormatName)
             throw new InvalidDataException($"{path}: not a NormNet training checkpoint (format '{format ?? "missing"}', expected '{FormatName}').");
         // validate the optimizer's tensors before touching the model
@@ -63,6 +70,7 @@ public static class Checkpoint
                 throw new InvalidDataException($"{path}: missing optimizer tensor '{key}' (saved with another optimizer or model?).");
             if (entry.DType != "F32" || !entry.Shape.AsSpan().SequenceEqual(state.Dims))
                 throw new InvalidDataException($"{path}: optimizer tensor '{key}' is {entry.DType} {Tensor.Format(entry.Shape)}, expected F32 {state.ShapeString}.");
+            if (validate) StateValidation.CheckEntry(entry, path);
         }
         var generators = model.NamedGenerators().ToList();
         var generatorStates = new List<ulong[]>();
@@ -76,7 +84,8 @@ public static class Checkpoint
         if (optimizer is not null &&
             (!file.Metadata.TryGetValue(OptimizerStepKey, out var s) || !long.TryParse(s, CultureInfo.InvariantCulture, out steps)))
             throw new InvalidDataException($"{path}: missing or bad '{OptimizerStepKey}'.");
-        ModelState.Load(model, file, "", strict: true, path);
+        StateValidation.CheckRange(steps, 0, long.MaxValue, $"'{OptimizerStepKey}'", path);
+        ModelState.Load(model, file, "", strict: true, path, validate);
         foreach (var (name, state) in optimizerStates)
             MemoryMarshal.Cast<byte, float>(file[OptimizerPrefix + name].Data).CopyTo(state.Span);
         if (optimizer is not null) optimizer.StepCount = steps;
@@ -92,6 +101,8 @@ public static class Checkpoint
             if (!ulong.TryParse(parts[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out state[i]))
                 throw new InvalidDataException($"{path}: bad random generator state for '{name}'.");
         if (state.Length != 4) throw new InvalidDataException($"{path}: random generator state for '{name}' has {state.Length} words, expected 4.");
+        if ((state[0] | state[1] | state[2] | state[3]) == 0)
+            throw new InvalidDataException($"{path}: random generator state for '{name}' is all zeros, which no generator can have.");
         return state;
     }
 }

@@ -26,17 +26,26 @@ public static class ModelState
     public static void Save(Module model, string path, IReadOnlyDictionary<string, string>? metadata = null) =>
         SafeTensors.Save(path, ToEntries(model), metadata);
 
-    /// <summary>Loads a safetensors file into the model; see <see cref="Load(Module, SafeTensorsFile, string, bool, string)"/>.</summary>
-    public static void Load(Module model, string path, bool strict = true) => Load(model, SafeTensors.Load(path), "", strict, path);
+    /// <summary>Loads a safetensors file into the model; see <see cref="Load(Module, SafeTensorsFile, string, bool, string, bool)"/>.</summary>
+    /// <param name="model">The model to fill.</param>
+    /// <param name="path">The safetensors file.</param>
+    /// <param name="strict">Whether a tensor the model does not have is an error.</param>
+    /// <param name="validate">Whether to refuse non-finite values, negative variances and a wrong checksum
+    /// (<see cref="StateValidation"/>); false only to inspect a broken model.</param>
+    public static void Load(Module model, string path, bool strict = true, bool validate = true) =>
+        Load(model, SafeTensors.Load(path, verifyChecksum: validate), "", strict, path, validate);
 
     /// <summary>
     /// Copies the file's tensors into the model after checking all of them first: every model entry must be
     /// present with the same dtype and shape, and with <paramref name="strict"/> no other tensor may exist
     /// (outside names starting with another prefix). On any mismatch an <see cref="InvalidDataException"/>
-    /// names the first offending tensor and the model is left unchanged.
+    /// names the first offending tensor and the model is left unchanged. With <paramref name="validate"/> the values
+    /// are checked too (<see cref="StateValidation.CheckEntry"/>): a NaN weight or a negative running variance is
+    /// refused the same way.
     /// </summary>
-    public static void Load(Module model, SafeTensorsFile file, string prefix, bool strict, string source)
+    public static void Load(Module model, SafeTensorsFile file, string prefix, bool strict, string source, bool validate = true)
     {
+        ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(model);
         var expected = model.StateEntries().ToList();
         var names = new HashSet<string>();
@@ -53,6 +62,7 @@ public static class ModelState
             bool scalarOk = tensor is null && entry.ElementCount == 1;
             if (!entry.Shape.AsSpan().SequenceEqual(shape) && !scalarOk)
                 throw new InvalidDataException($"{source}: tensor '{key}' has shape {Tensor.Format(entry.Shape)}, expected {Tensor.Format(shape)}.");
+            if (validate) StateValidation.CheckEntry(entry, source);
         }
         if (strict)
             foreach (var entry in file.Entries)

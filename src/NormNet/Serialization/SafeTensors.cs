@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Unicode;
+using NormNet.IO;
 
 namespace NormNet.Serialization;
 
@@ -8,9 +10,11 @@ namespace NormNet.Serialization;
 /// header mapping each name to its dtype, shape and byte range (plus an optional string map under
 /// <c>__metadata__</c>), then the raw little-endian tensor bytes.
 /// </summary>
-/// <remarks>Reading validates everything before returning anything: a truncated file, a malformed header,
-/// an unknown dtype, a size that does not match the shape, or overlapping or out-of-range data is reported
-/// with the file and tensor name. Writing is atomic (see <see cref="AtomicFile"/>).</remarks>
+/// <remarks>Reading validates everything before returning anything: a truncated file, a header that is not UTF-8
+/// JSON, a duplicate name, an unknown dtype, a shape whose size overflows or does not match its bytes, overlapping
+/// or out-of-range data, or contents that do not match NormNet's checksum (<see cref="SafeTensorsChecksum"/>) is an
+/// <see cref="InvalidDataException"/> naming the file and tensor. Only regular files are read. Writing is atomic
+/// (see <see cref="AtomicFile"/>) and adds the checksum to the metadata.</remarks>
 public static class SafeTensors
 {
     private const long MaxHeaderBytes = 100_000_000;
@@ -26,17 +30,26 @@ public static class SafeTensors
     };
 
     /// <summary>Reads and validates a file.</summary>
-    public static SafeTensorsFile Load(string path)
+    /// <param name="path">A regular file (a FIFO or device is refused before it is opened, so it cannot block).</param>
+    /// <param name="verifyChecksum">Whether to check the contents against the checksum NormNet wrote, if any;
+    /// false only to inspect a file known to be damaged.</param>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="IOException">The path is not a regular file.</exception>
+    /// <exception cref="InvalidDataException">The file is not valid; the message names it.</exception>
+    public static SafeTensorsFile Load(string path, bool verifyChecksum = true)
     {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        RegularFile.RequireForReading(path, "safetensors file");
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (FileNotFoundException) { throw new FileNotFoundException($"Checkpoint file not found: {path}", path); }
-        return Parse(bytes, path);
+        return Parse(bytes, path, verifyChecksum);
     }
 
     /// <summary>Parses and validates the bytes of a file; <paramref name="source"/> names it in errors.</summary>
-    public static SafeTensorsFile Parse(byte[] bytes, string source)
+    public static SafeTensorsFile Parse(byte[] bytes, string source, bool verifyChecksum = true)
     {
+        ArgumentNullException.ThrowIfNull(bytes);
         if (bytes.Length < 8)
             throw new InvalidDataException($"{source}: not a safetensors file: {bytes.Length} bytes, shorter than the 8-byte header length.");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
@@ -44,6 +57,8 @@ public static class SafeTensors
             throw new InvalidDataException($"{source}: header length {headerLength} exceeds the file's {bytes.Length - 8} remaining bytes (truncated or not safetensors).");
         int dataStart = 8 + (int)headerLength;
         long dataLength = bytes.Length - dataStart;
+        if (!Utf8.IsValid(bytes.AsSpan(8, (int)headerLength)))
+            throw new InvalidDataException($"{source}: the header is not valid UTF-8 (safetensors headers are UTF-8 JSON).");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength)); }
         catch (JsonException e) { throw new InvalidDataException($"{source}: the header is not valid JSON ({e.Message})."); }
@@ -54,15 +69,14 @@ public static class SafeTensors
             var metadata = new Dictionary<string, string>();
             var entries = new List<SafeTensorsEntry>();
             var ranges = new List<(long Start, long End, string Name)>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var property in doc.RootElement.EnumerateObject())
             {
+                if (!names.Add(property.Name))
+                    throw new InvalidDataException($"{source}: the header names '{property.Name}' twice (duplicate tensor names).");
                 if (property.Name == "__metadata__")
                 {
-                    if (property.Value.ValueKind != JsonValueKind.Object)
-                        throw new InvalidDataException($"{source}: __metadata__ must be an object of strings.");
-                    foreach (var m in property.Value.EnumerateObject())
-                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! :
-                            throw new InvalidDataException($"{source}: metadata value '{m.Name}' is not a string.");
+                    ReadMetadata(property.Value, metadata, source);
                     continue;
                 }
                 var (dtype, shape, start, end) = ReadEntryHeader(property, source);
@@ -83,7 +97,21 @@ public static class SafeTensors
             }
             if (expected != dataLength)
                 throw new InvalidDataException($"{source}: the data section has {dataLength} bytes but the tensors cover {expected}.");
+            if (verifyChecksum) SafeTensorsChecksum.Verify(entries, metadata, source);
             return new SafeTensorsFile(entries, metadata);
+        }
+    }
+
+    private static void ReadMetadata(JsonElement value, Dictionary<string, string> metadata, string source)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{source}: __metadata__ must be an object of strings.");
+        foreach (var m in value.EnumerateObject())
+        {
+            if (m.Value.ValueKind != JsonValueKind.String)
+                throw new InvalidDataException($"{source}: metadata value '{m.Name}' is not a string.");
+            if (!metadata.TryAdd(m.Name, m.Value.GetString()!))
+                throw new InvalidDataException($"{source}: the metadata names '{m.Name}' twice.");
         }
     }
 
@@ -100,10 +128,13 @@ public static class SafeTensors
             var offsets = e.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
             if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0])
                 throw new InvalidDataException("data_offsets must be [begin, end] with 0 <= begin <= end");
-            long elements = 1;
-            foreach (int d in shape) elements *= d;
-            if (elements * size != offsets[1] - offsets[0])
-                throw new InvalidDataException($"shape {Tensor.Format(shape)} of {dtype} needs {elements * size} bytes but data_offsets span {offsets[1] - offsets[0]}");
+            long bytes = size;
+            foreach (int d in shape)
+                if (d != 0 && bytes > long.MaxValue / d) // 65536^4 elements would wrap around to 0 bytes
+                    throw new InvalidDataException($"shape {Tensor.Format(shape)} of {dtype} holds more bytes than a file can");
+                else bytes *= d;
+            if (bytes != offsets[1] - offsets[0])
+                throw new InvalidDataException($"shape {Tensor.Format(shape)} of {dtype} needs {bytes} bytes but data_offsets span {offsets[1] - offsets[0]}");
             return (dtype, shape, offsets[0], offsets[1]);
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or InvalidDataException)
@@ -113,12 +144,17 @@ public static class SafeTensors
     }
 
     /// <summary>Serializes entries and metadata to the safetensors byte layout.</summary>
+    /// <remarks>The metadata gets <see cref="SafeTensorsChecksum.MetadataKey"/>, the checksum of the contents.</remarks>
     public static byte[] Serialize(IEnumerable<SafeTensorsEntry> entries, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = entries.ToList();
         var names = new HashSet<string>();
         foreach (var e in list)
-            if (!names.Add(e.Name)) throw new ArgumentException($"Duplicate tensor name '{e.Name}'.");
+            if (!names.Add(e.Name) || e.Name == "__metadata__") throw new ArgumentException($"Duplicate or reserved tensor name '{e.Name}'.");
+        metadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
+        {
+            [SafeTensorsChecksum.MetadataKey] = SafeTensorsChecksum.Compute(list, metadata),
+        };
         using var header = new MemoryStream();
         using (var json = new Utf8JsonWriter(header))
         {

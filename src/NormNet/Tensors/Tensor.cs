@@ -133,6 +133,20 @@ public sealed class Tensor
         return new Tensor(_data, _offset, _length, (int[])shape.Clone());
     }
 
+    /// <summary>A buffer of <paramref name="shape"/> for a layer's output or scratch: <paramref name="buffer"/> itself when
+    /// it has that shape, a tensor over its storage when the storage is large enough (a short last batch after full
+    /// ones, then full ones again), else a new tensor. So a layer holds one storage, sized to the largest batch it has
+    /// seen, rather than one per batch size; only a change of shape allocates (a small header), never a steady state.</summary>
+    internal static Tensor Reuse(Tensor? buffer, ReadOnlySpan<int> shape)
+    {
+        if (buffer is not null && buffer.HasShape(shape)) return buffer;
+        int[] dims = shape.ToArray();
+        long length = CheckedLength(dims);
+        if (buffer is not null && length <= buffer._data.Length - buffer._offset)
+            return new Tensor(buffer._data, buffer._offset, (int)length, dims);
+        return new Tensor(length, dims);
+    }
+
     /// <summary>Whether <paramref name="other"/> has exactly this tensor's shape.</summary>
     public bool SameShape(Tensor other) => _shape.AsSpan().SequenceEqual(other._shape);
 

@@ -34,12 +34,15 @@ public abstract class Objective
     internal abstract EvaluationAccumulator StartEvaluation(Dataset data);
 }
 
-/// <summary>Sums an evaluation batch by batch.</summary>
+/// <summary>Sums an evaluation piece by piece: rows [start, start + rows) of a batch and the network's outputs for them.</summary>
 internal abstract class EvaluationAccumulator
 {
-    public abstract void Add(Tensor output, Batch batch, double batchLoss);
+    public abstract void Add(Tensor output, Batch batch, int start, int rows);
 
+    /// <summary>The totals as a result; an evaluation of nothing is an error rather than a 0/0 score.</summary>
     public abstract EvaluationResult Result(long step);
+
+    private protected static InvalidOperationException Empty() => new("Evaluation saw no samples: the data loader is empty.");
 }
 
 /// <summary>Softmax cross-entropy, accuracy and the confusion matrix.</summary>
@@ -59,20 +62,23 @@ internal sealed class ClassificationObjective : Objective
 
     private sealed class Accumulator(int classes) : EvaluationAccumulator
     {
+        private readonly CrossEntropyLoss _loss = new();
         private readonly long[,] _confusion = new long[classes, classes];
-        private double _loss;
-        private int _count, _correct;
+        private double _totalLoss;
+        private int _count, _correct, _nonFinite;
 
-        public override void Add(Tensor output, Batch batch, double batchLoss)
+        public override void Add(Tensor output, Batch batch, int start, int rows)
         {
-            _loss += batchLoss * batch.Size;
-            _correct += Metrics.CountCorrect(output, batch.Labels);
-            Metrics.AddToConfusion(output, batch.Labels, _confusion);
-            _count += batch.Size;
+            var labels = batch.Labels.AsSpan(start, rows);
+            _totalLoss += _loss.Forward(output, labels) * rows;
+            _correct += Metrics.CountCorrect(output, labels);
+            Metrics.AddToConfusion(output, labels, _confusion);
+            _nonFinite += Metrics.CountNonFiniteRows(output);
+            _count += rows;
         }
 
-        public override EvaluationResult Result(long step) =>
-            new(step, _loss / _count, (double)_correct / _count, _count, _confusion) { Task = TaskKind.Classification };
+        public override EvaluationResult Result(long step) => _count == 0 ? throw Empty()
+            : new(step, _totalLoss / _count, (double)_correct / _count, _count, _confusion, _nonFinite) { Task = TaskKind.Classification };
     }
 }
 
@@ -103,12 +109,17 @@ internal sealed class RegressionObjective : Objective
     {
         private readonly double[] _mean = new double[outputs], _m2 = new double[outputs], _squaredError = new double[outputs];
         private long _count;
+        private int _nonFinite;
 
-        public override void Add(Tensor output, Batch batch, double batchLoss)
+        public override void Add(Tensor output, Batch batch, int start, int rows)
         {
-            var y = TargetsOf(output, batch).ReadOnlySpan;
+            var targets = batch.Targets ?? throw new ArgumentException("A regression objective needs batches with targets; this batch has class labels.");
+            if (output.Rank != 2 || output.Dim(0) != rows || output.Dim(1) != outputs)
+                throw new ArgumentException($"The network's output {output.ShapeString} does not match {rows} rows of {outputs} regression targets.");
+            var y = targets.ReadOnlySpan.Slice(start * outputs, rows * outputs);
             var p = output.ReadOnlySpan;
-            for (int i = 0; i < batch.Size; i++)
+            _nonFinite += Metrics.CountNonFiniteRows(output);
+            for (int i = 0; i < rows; i++)
             {
                 _count++;
                 for (int j = 0; j < outputs; j++)
@@ -125,10 +136,11 @@ internal sealed class RegressionObjective : Objective
 
         public override EvaluationResult Result(long step)
         {
+            if (_count == 0) throw Empty();
             double mse = _squaredError.Sum() / (_count * outputs);
             // R^2 = 1 - SS_res / SS_tot per target, averaged over targets (scikit-learn's "uniform_average")
             double r2 = Enumerable.Range(0, outputs).Average(j => _m2[j] > 0 ? 1 - _squaredError[j] / _m2[j] : double.NaN);
-            return new EvaluationResult(step, mse, double.NaN, (int)_count, new long[0, 0])
+            return new EvaluationResult(step, mse, double.NaN, (int)_count, new long[0, 0], _nonFinite)
             {
                 Task = TaskKind.Regression,
                 Rmse = Math.Sqrt(mse),

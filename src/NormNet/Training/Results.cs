@@ -10,12 +10,18 @@ public readonly record struct StepResult(long Step, int Epoch, double Loss, doub
 
 /// <summary>An evaluation of the model in eval mode over a whole data set.</summary>
 /// <param name="Step">The training step after which it ran.</param>
-/// <param name="Loss">Mean loss: cross-entropy, or mean squared error for regression.</param>
-/// <param name="Accuracy">Fraction classified correctly (NaN for regression).</param>
+/// <param name="Loss">Mean loss: cross-entropy, or mean squared error for regression (NaN or infinite when some outputs
+/// were not finite).</param>
+/// <param name="Accuracy">Fraction classified correctly, a row with a non-finite output counting as wrong (NaN for regression).</param>
 /// <param name="Count">Number of samples.</param>
-/// <param name="Confusion">Counts per (true class, predicted class); empty for regression.</param>
-public sealed record EvaluationResult(long Step, double Loss, double Accuracy, int Count, long[,] Confusion)
+/// <param name="Confusion">Counts per (true class, predicted class), of the rows whose outputs were finite.</param>
+/// <param name="NonFiniteOutputs">Rows whose outputs held a NaN or infinity: a model with any is broken, and its
+/// accuracy and loss are not scores to report (see <see cref="OutputsFinite"/>).</param>
+public sealed record EvaluationResult(long Step, double Loss, double Accuracy, int Count, long[,] Confusion, int NonFiniteOutputs)
 {
+    /// <summary>Whether every output was finite, so that <see cref="Accuracy"/> and <see cref="Loss"/> are meaningful.</summary>
+    public bool OutputsFinite => NonFiniteOutputs == 0;
+
     /// <summary>Classification or regression.</summary>
     public Data.TaskKind Task { get; init; } = Data.TaskKind.Classification;
 

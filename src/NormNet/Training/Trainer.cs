@@ -101,41 +101,64 @@ public sealed class Trainer
         }
     }
 
+    /// <summary>The largest number of rows <see cref="Evaluate(Module, DataLoader, long, int, Objective?)"/> feeds the model at once by default.</summary>
+    public const int DefaultEvaluationBatchSize = 256;
+
     /// <summary>Evaluates the model in eval mode over one pass of <paramref name="data"/> (use a non-shuffling loader),
-    /// restoring the previous mode afterwards.</summary>
+    /// restoring the previous mode afterwards; the model sees at most the training batch size at once, so evaluation
+    /// needs no more memory than training, whatever the test loader's batch size.</summary>
     public EvaluationResult Evaluate(DataLoader data)
     {
         using var scope = ComputeSettings.UseIfGiven(Compute);
-        return Evaluate(Model, data, Step, Objective);
+        return Evaluate(Model, data, Step, Train.BatchSize, Objective);
     }
 
-    /// <summary>Evaluates any network in eval mode over one epoch of <paramref name="data"/>, restoring its mode.</summary>
+    /// <summary>Evaluates any network in eval mode over one epoch of <paramref name="data"/>, restoring its mode.
+    /// Rows whose outputs are not finite count as wrong and are counted in <see cref="EvaluationResult.NonFiniteOutputs"/>.</summary>
     /// <param name="model">The network.</param>
-    /// <param name="data">The data, in a non-shuffling loader.</param>
-    /// <param name="step">The training step to report.</param>
+    /// <param name="data">The data, one epoch of which is evaluated (use a non-shuffling loader).</param>
+    /// <param name="step">The training step to record in the result.</param>
+    /// <param name="maxBatchSize">The most rows fed to the model at once: a larger loader batch is split into pieces,
+    /// which bounds the memory of the activations (in eval mode each row's output does not depend on the others,
+    /// unless a batch norm layer has <c>trackRunningStats: false</c>).</param>
     /// <param name="objective">The loss and metrics; null chooses them from the data's task.</param>
-    public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0, Objective? objective = null)
+    public static EvaluationResult Evaluate(Module model, DataLoader data, long step = 0, int maxBatchSize = DefaultEvaluationBatchSize,
+        Objective? objective = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
         objective ??= Objective.For(data.Data.Task);
         var sum = objective.StartEvaluation(data.Data);
         bool wasTraining = model.Training;
         model.Eval();
+        Tensor? piece = null;
         try
         {
             data.Position = new LoaderPosition(data.Epoch, 0);
             foreach (var batch in data.EnumerateEpoch())
-            {
-                var output = model.Forward(batch.Inputs);
-                sum.Add(output, batch, objective.Forward(output, batch));
-            }
+                for (int start = 0; start < batch.Size; start += maxBatchSize)
+                {
+                    int rows = Math.Min(maxBatchSize, batch.Size - start);
+                    var inputs = rows == batch.Size ? batch.Inputs : CopyRows(batch.Inputs, start, rows, ref piece);
+                    sum.Add(model.Forward(inputs), batch, start, rows);
+                }
         }
         finally
         {
             model.Train(wasTraining);
         }
         return sum.Result(step);
+    }
+
+    /// <summary>Rows [start, start + rows) of <paramref name="inputs"/>, copied into the reused <paramref name="piece"/>.</summary>
+    private static Tensor CopyRows(Tensor inputs, int start, int rows, ref Tensor? piece)
+    {
+        int rowLength = inputs.Length / inputs.Dim(0);
+        int[] shape = [rows, .. inputs.Dims[1..]];
+        piece = Tensor.Reuse(piece, shape);
+        inputs.ReadOnlySpan.Slice(start * rowLength, rows * rowLength).CopyTo(piece.Span);
+        return piece;
     }
 
     /// <summary>Saves model, optimizer, generators, step and data position (plus <paramref name="extra"/> metadata) atomically.</summary>
@@ -153,18 +176,24 @@ public sealed class Trainer
     }
 
     /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> and returns its metadata; the data loader
-    /// must have the checkpoint's seed and batch size (checked).</summary>
-    public IReadOnlyDictionary<string, string> LoadCheckpoint(string path)
+    /// must have the checkpoint's seed and batch size (checked). Everything, values included (see
+    /// <see cref="StateValidation"/>), is checked before anything changes; <paramref name="validate"/> false skips
+    /// the value checks, only to inspect a broken run.</summary>
+    public IReadOnlyDictionary<string, string> LoadCheckpoint(string path, bool validate = true)
     {
-        var file = SafeTensors.Load(path);
+        var file = SafeTensors.Load(path, verifyChecksum: validate);
         var meta = file.Metadata;
-        long Get(string key) => meta.TryGetValue(key, out var v) && long.TryParse(v, CultureInfo.InvariantCulture, out long r)
-            ? r : throw new InvalidDataException($"{path}: missing or bad metadata '{key}'.");
-        if ((ulong)Get("data_seed") != Train.Seed || Get("batch_size") != Train.BatchSize)
-            throw new InvalidDataException($"{path}: saved with data seed {meta["data_seed"]} and batch size {meta["batch_size"]}, " +
+        long Get(string key, long max) => StateValidation.CheckRange(
+            meta.TryGetValue(key, out var v) && long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long r)
+                ? r : throw new InvalidDataException($"{path}: missing or bad metadata '{key}'."), 0, max, $"'{key}'", path);
+        if (!meta.TryGetValue("data_seed", out var seed) || !ulong.TryParse(seed, NumberStyles.None, CultureInfo.InvariantCulture, out ulong dataSeed))
+            throw new InvalidDataException($"{path}: missing or bad metadata 'data_seed'.");
+        long batchSize = Get("batch_size", int.MaxValue);
+        if (dataSeed != Train.Seed || batchSize != Train.BatchSize)
+            throw new InvalidDataException($"{path}: saved with data seed {dataSeed} and batch size {batchSize}, " +
                 $"but this trainer has seed {Train.Seed} and batch size {Train.BatchSize}.");
-        long step = Get("step"), epoch = Get("data_epoch"), index = Get("data_index");
-        Checkpoint.Load(file, path, Model, Optimizer);
+        long step = Get("step", long.MaxValue), epoch = Get("data_epoch", int.MaxValue), index = Get("data_index", Train.Data.Count);
+        Checkpoint.Load(file, path, Model, Optimizer, validate);
         Step = step;
         Train.Position = new LoaderPosition((int)epoch, (int)index);
         return meta;

@@ -99,7 +99,10 @@ public sealed class CheckpointTests : IDisposable
         Expect(garbled, "not valid JSON");
         string header = Encoding.UTF8.GetString(bytes, 8, (int)BitConverter.ToUInt64(bytes, 0));
         Expect(Replace(bytes, header, header.Replace("\"0.bias\":{\"dtype\":\"F32\",\"shape\":[5]", "\"0.bias\":{\"dtype\":\"F64\",\"shape\":[5]")), "'0.bias'");
-        Expect(Replace(bytes, header, header.Replace("\"shape\":[5,6]", "\"shape\":[6,5]")), "'0.weight'");
+        var swapped = Replace(bytes, header, header.Replace("\"shape\":[5,6]", "\"shape\":[6,5]"));
+        Expect(swapped, "do not match the file's checksum"); // the same bytes under another shape: only the checksum can tell
+        var unchecked_ = SafeTensors.Parse(swapped, "bad.safetensors", verifyChecksum: false);
+        Assert.Contains("'0.weight'", Assert.Throws<InvalidDataException>(() => ModelState.Load(target, unchecked_, "", true, "bad.safetensors")).Message);
     }
 
     private static byte[] Replace(byte[] file, string oldHeader, string newHeader)

@@ -19,9 +19,13 @@ internal sealed class OnnxGraphBuilder
     }
 
     /// <summary>Adds a float32 initializer (constant) and returns its name, <paramref name="name"/> if still free.</summary>
+    /// <exception cref="ArgumentException">A value is NaN or infinite: a broken model is never written out.</exception>
     public string AddInitializer(string name, ReadOnlySpan<float> values, params long[] dims)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw_data is little-endian; big-endian machines are not supported.");
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                throw new ArgumentException($"ONNX export: '{name}' holds {values[i]} at element {i}, expected finite values; refusing to export a broken model.", nameof(values));
         var tensor = new TensorProto
         {
             Name = Unique(name),

@@ -125,6 +125,10 @@ internal sealed class OnnxModuleWriter(OnnxGraphBuilder graph)
         string scale = bn.Weight is null ? graph.AddInitializer($"{path}.unit_weight", Enumerable.Repeat(1f, c).ToArray(), c) : Parameter(path, "weight", bn.Weight.Value);
         string shift = bn.Bias is null ? graph.AddInitializer($"{path}.zero_bias", new float[c], c) : Parameter(path, "bias", bn.Bias.Value);
         string mean = Parameter(path, "running_mean", bn.RunningMean!);
+        var runningVar = bn.RunningVar!.ReadOnlySpan;
+        for (int i = 0; i < runningVar.Length; i++)
+            if (runningVar[i] < 0)
+                throw new ArgumentException($"ONNX export: '{BatchNormFolding.Join(path, "running_var")}' holds {runningVar[i]} at element {i}, expected a non-negative variance; refusing to export a broken model.");
         string variance = Parameter(path, "running_var", bn.RunningVar!);
         // ONNX momentum is the weight of the OLD running value (1 - PyTorch's); it only matters in training mode, which
         // is not exported. A cumulative average (momentum null) has no ONNX equivalent: ONNX's default 0.9 is written.
