@@ -79,7 +79,7 @@ public sealed class ReadmeExamples : IDisposable
     public void Data()
     {
         var data = DataSets.Resolve(dataDir: null);       // a folder of IDX files (e.g. the original MNIST); null: the full Fashion-MNIST if installed, else the embedded subset
-        Console.WriteLine(data.Description);             // says which one, e.g. "Fashion-MNIST subset (embedded in NormNet.dll): 10,000 train / 2,000 test images of 28x28, 10 classes"
+        Console.WriteLine(data.Description);             // says which one, e.g. "Fashion-MNIST subset (embedded in NormNet.Samples.dll): 10,000 train / 2,000 test images of 28x28, 10 classes"
         var standardizer = Standardizer.Fit(data.Train); // per-pixel mean/std of the training images (after /255); constant pixels -> 0
         var loader = new DataLoader(data.Train, batchSize: 128, seed: 1, dropLast: true,
                                     layout: InputLayout.Image, standardizer: standardizer); // (B, 1, 28, 28); Flattened gives (B, 784)

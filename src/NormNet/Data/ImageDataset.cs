@@ -3,7 +3,7 @@ using System.Globalization;
 namespace NormNet.Data;
 
 /// <summary>A labelled image data set in the MNIST layout: a training split and a test split of equal image size.</summary>
-/// <remarks>Load one from a folder with <see cref="FromDirectory"/>, or let <see cref="DataSets.Resolve"/> choose.</remarks>
+/// <remarks>Load one from a folder with <see cref="FromDirectory"/>, or let <c>DataSets.Resolve</c> (in NormNet.Samples) choose.</remarks>
 public sealed class ImageDataset
 {
     /// <summary>The standard name of the training images file (optionally followed by <c>.gz</c>).</summary>

@@ -89,7 +89,7 @@ public sealed class ImageDatasetTests : IDisposable
         Assert.Equal((28, 28, 10), (set.Train.Height, set.Train.Width, set.Train.ClassCount));
         Assert.All(set.Train.ClassCounts(), c => Assert.Equal(1_000, c));
         Assert.All(set.Test.ClassCounts(), c => Assert.Equal(200, c));
-        Assert.Equal("Fashion-MNIST subset (embedded in NormNet.dll): 10,000 train / 2,000 test images of 28x28, 10 classes", set.Description);
+        Assert.Equal("Fashion-MNIST subset (embedded in NormNet.Samples.dll): 10,000 train / 2,000 test images of 28x28, 10 classes", set.Description);
         Assert.Contains("Copyright (c) 2017 Zalando SE", DataSets.FashionMnistLicense);
         Assert.Contains("The MIT License", DataSets.FashionMnistLicense);
         // real images: mostly dark background, some bright pixels
@@ -120,7 +120,7 @@ public sealed class ImageDatasetTests : IDisposable
         {
             chosen = DataSets.Resolve(null, systemDirectory: fallback);
             Assert.Equal((10_000, 2_000), (chosen.Train.Count, chosen.Test.Count));
-            Assert.StartsWith("Fashion-MNIST subset (embedded in NormNet.dll)", chosen.Description);
+            Assert.StartsWith("Fashion-MNIST subset (embedded in NormNet.Samples.dll)", chosen.Description);
         }
 
         // an explicit folder that lacks a file is an error, never a silent fallback

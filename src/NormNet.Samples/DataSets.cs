@@ -1,14 +1,14 @@
 namespace NormNet.Data;
 
 /// <summary>Finds the data to train on: an explicit folder, else the installed full Fashion-MNIST, else the
-/// Fashion-MNIST subset embedded in this assembly (so a program needs no download and no working directory).</summary>
+/// Fashion-MNIST subset embedded in this assembly (NormNet.Samples, not the core library) (so a program needs no download and no working directory).</summary>
 public static class DataSets
 {
     /// <summary>Where the Debian package <c>dataset-fashion-mnist</c> installs the full Fashion-MNIST.</summary>
     public const string SystemFashionMnistDirectory = "/usr/share/datasets/fashion-mnist";
 
     private const string ResourcePrefix = "NormNet.Data.FashionMnistSubset.";
-    private const string EmbeddedSource = "embedded in NormNet.dll";
+    private const string EmbeddedSource = "embedded in NormNet.Samples.dll";
 
     /// <summary>Chooses and loads a data set; its <see cref="ImageDataset.Description"/> says which one it is.</summary>
     /// <param name="dataDir">A folder with the four standard IDX files (e.g. the original MNIST), or null (or blank)
@@ -29,7 +29,7 @@ public static class DataSets
         return FashionMnistSubset();
     }
 
-    /// <summary>Loads the Fashion-MNIST subset embedded in this assembly: 10,000 training and 2,000 test images of
+    /// <summary>Loads the Fashion-MNIST subset embedded in this assembly (NormNet.Samples, not the core library): 10,000 training and 2,000 test images of
     /// 28x28 (1,000 and 200 per class), chosen as described in <c>data/fashion-mnist-subset/README.md</c>.</summary>
     /// <remarks>Fashion-MNIST is Copyright (c) 2017 Zalando SE, under the MIT licence (<see cref="FashionMnistLicense"/>).</remarks>
     public static ImageDataset FashionMnistSubset()
