@@ -14,8 +14,9 @@ namespace NormNet.Cli.Commands;
 /// <param name="ImageSize">Image folders: the size images are resized to, as (H, W); null requires one size.</param>
 /// <param name="Color">Image folders: grey or rgb; null chooses rgb when any image has colour.</param>
 /// <param name="Seed">Seeds the held-out split.</param>
+/// <param name="SkipBadFiles">Image folders: skip unreadable images with a warning instead of stopping.</param>
 internal sealed record DataChoice(string? Data, string? Test, double ValFraction, TaskKind Task, string? Label,
-    int[]? ImageSize, string? Color, ulong Seed)
+    int[]? ImageSize, string? Color, ulong Seed, bool SkipBadFiles = false)
 {
     public const double DefaultValFraction = 0.2;
 
@@ -110,13 +111,15 @@ internal sealed record DataChoice(string? Data, string? Test, double ValFraction
 
         public Option<string?> Color { get; } = new("--color") { Description = "Image folders: grey or rgb (default: rgb when any image has colour)." };
 
+        public Option<bool> SkipBadFiles { get; } = new("--skip-bad-files") { Description = "Image folders: skip unreadable or corrupt images with a warning naming each, instead of stopping at the first." };
+
         public Options()
         {
             Task.AcceptOnlyFromAmong("classification", "regression");
             Color.AcceptOnlyFromAmong("grey", "rgb");
         }
 
-        public IEnumerable<Option> All => [Data, Test, ValFraction, Task, Label, ImageSize, Color];
+        public IEnumerable<Option> All => [Data, Test, ValFraction, Task, Label, ImageSize, Color, SkipBadFiles];
 
         /// <summary>Whether any data option was given.</summary>
         public bool AnyGiven(ParseResult r) => All.Any(o => r.GetResult(o) is { Implicit: false });
@@ -128,7 +131,7 @@ internal sealed record DataChoice(string? Data, string? Test, double ValFraction
             if (!(fraction > 0 && fraction < 1)) throw new UsageException($"--val-fraction must be in (0, 1), got {fraction.ToString(CultureInfo.InvariantCulture)}.");
             if (r.GetValue(ValFraction) is not null && r.GetValue(Test) is not null) throw new UsageException("give --test or --val-fraction, not both.");
             var task = r.GetValue(Task) == "regression" ? TaskKind.Regression : TaskKind.Classification;
-            return new DataChoice(r.GetValue(Data), r.GetValue(Test), fraction, task, r.GetValue(Label), ParseSize(r.GetValue(ImageSize)), r.GetValue(Color), seed);
+            return new DataChoice(r.GetValue(Data), r.GetValue(Test), fraction, task, r.GetValue(Label), ParseSize(r.GetValue(ImageSize)), r.GetValue(Color), seed, r.GetValue(SkipBadFiles));
         }
 
         private static int[]? ParseSize(string? text)

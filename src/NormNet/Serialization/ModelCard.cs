@@ -36,6 +36,10 @@ public sealed record ModelCard
     /// <summary>The shape of one sample as the network takes it, e.g. [13] for a table or [3, 32, 32] for images.</summary>
     public required int[] InputShape { get; init; }
 
+    /// <summary>The shape of one sample of the data, e.g. [3, 32, 32] for images that an MLP takes flattened as [3072];
+    /// null when it equals <see cref="InputShape"/>.</summary>
+    public int[]? SampleShape { get; init; }
+
     /// <summary>Classification or regression.</summary>
     public required TaskKind Task { get; init; }
 
@@ -59,6 +63,10 @@ public sealed record ModelCard
 
     /// <summary>The network, as a model-file description (JSON), when it was recorded.</summary>
     public string? Network { get; init; }
+
+    /// <summary>The shape of one sample of the data the model reads (<see cref="SampleShape"/>, else <see cref="InputShape"/>).</summary>
+    [JsonIgnore]
+    public int[] DataShape => SampleShape ?? InputShape;
 
     /// <summary>The number of network outputs: the class count, or the target count.</summary>
     [JsonIgnore]
@@ -87,6 +95,7 @@ public sealed record ModelCard
             DataSource = source,
             DataFingerprint = NormNet.Data.DataFingerprint.Of(train),
             InputShape = (int[])inputShape.Clone(),
+            SampleShape = train.SampleShape.SequenceEqual(inputShape) ? null : train.SampleShape.ToArray(),
             Task = train.Task,
             ClassNames = train.ClassNames.ToArray(),
             TargetNames = train.TargetNames.ToArray(),
