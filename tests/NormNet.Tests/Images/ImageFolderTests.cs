@@ -176,6 +176,23 @@ public sealed class ImageFolderTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(SKEncodedImageFormat.Png, 0.5)]
+    [InlineData(SKEncodedImageFormat.Png, 0.8)]
+    [InlineData(SKEncodedImageFormat.Png, 0.95)]
+    [InlineData(SKEncodedImageFormat.Jpeg, 0.5)]
+    [InlineData(SKEncodedImageFormat.Jpeg, 0.9)]
+    public void FilesCutInsideTheirPixelDataAreErrors(SKEncodedImageFormat format, double kept)
+    {
+        // Noise does not compress, so the pixel data fills most of the file and any cut lands inside it.
+        var random = new Random(3);
+        var whole = Encode(32, 32, (_, _) => new SKColor((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256)), format);
+        var path = Put($"cut/x.{format}", whole[..(int)(whole.Length * kept)]);
+        var message = Bad(() => ImageFiles.Load([path], 3, null), path + ": ");
+        Assert.Contains("truncated", message);
+        Assert.Equal(32 * 32 * 3, ImageFiles.Load([Put($"whole/x.{format}", whole)], 3, null).PixelsPerImage);
+    }
+
     [Fact]
     public void SkipBadFilesReportsThemWithReasons()
     {
