@@ -7,6 +7,7 @@ namespace NormNet.Data;
 internal sealed class CsvClassLabels
 {
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly List<string> _names = [];
     private readonly List<int> _labels = [];
     private readonly bool _fixed;
@@ -14,6 +15,7 @@ internal sealed class CsvClassLabels
     /// <summary>Discovers the classes, or, given <paramref name="classes"/>, maps onto them.</summary>
     public CsvClassLabels(IReadOnlyList<string>? classes)
     {
+        _lookup = _index.GetAlternateLookup<ReadOnlySpan<char>>();
         if (classes is null) return;
         _fixed = true;
         foreach (var name in classes)
@@ -32,8 +34,7 @@ internal sealed class CsvClassLabels
     public void Add(ReadOnlySpan<char> cell, CsvLayout layout, int line, int column)
     {
         if (cell.IsEmpty) throw new InvalidDataException($"{layout.At(line, column)}: expected a class label, found an empty cell.");
-        var lookup = _index.GetAlternateLookup<ReadOnlySpan<char>>();
-        if (!lookup.TryGetValue(cell, out int label))
+        if (!_lookup.TryGetValue(cell, out int label))
         {
             if (_fixed)
                 throw new InvalidDataException(

@@ -33,6 +33,9 @@ internal sealed class CsvLayout
     /// <summary>The separator in use (given or detected).</summary>
     public char Separator { get; }
 
+    /// <summary>The separator as messages write it (a tab as <c>\t</c>).</summary>
+    public string SeparatorShown => Shown(Separator);
+
     /// <summary>The feature column names in file order.</summary>
     public string[] FeatureNames => FeatureColumns.Select(c => Columns[c]).ToArray();
 

@@ -36,7 +36,7 @@ internal sealed class CsvRows
             if (row.ColCount == 1 && row[0].Span.IsEmpty) continue;
             if (row.ColCount != columns)
                 throw new InvalidDataException(
-                    $"{_layout.Path}:{line}: expected {columns} cells (the header's columns) separated by '{_layout.Separator}', found {row.ColCount}.");
+                    $"{_layout.Path}:{line}: expected {columns} cells (the header's columns) separated by '{_layout.SeparatorShown}', found {row.ColCount}.");
             if (_features.Count > Array.MaxLength - perRow)
                 throw new InvalidDataException(
                     $"{_layout.Path}:{line}: the table holds more than {Array.MaxLength:N0} feature values, the most an array holds.");

@@ -153,6 +153,8 @@ public sealed class CsvTests : IDisposable
         var many = Write("many.csv", "a,b,y\n1,2,p\n3,4,q,9\n");
         Assert.Contains("expected 3 cells", Bad(many, ":3: "));
         Assert.Contains("found 4", Bad(many, ":3: "));
+        var tab = Write("few.tsv", "a\tb\ty\n1\t2\tp\n3\t4\n");
+        Assert.Equal($"{tab}:3: expected 3 cells (the header's columns) separated by '\\t', found 2.", Bad(tab, ":3: "));
     }
 
     [Fact]
