@@ -17,6 +17,7 @@ namespace NormNet.Cli
             root.Subcommands.Add(EvalCommand.Create());
             root.Subcommands.Add(ExperimentCommand.Create());
             root.Subcommands.Add(ExportCommand.Create());
+            root.Subcommands.Add(PredictCommand.Create());
             return root;
         }
 

@@ -25,7 +25,8 @@ internal sealed record CheckpointModel(Sequential Model, ModelCard Card, TrainSe
         {
             if (arch is not null || bn is not null)
                 throw new UsageException($"{path} describes its own network ({settings.Network.Describe()}); drop --arch and --bn.");
-            model = settings.Network.Build(card.InputShape, card.Outputs, new Rng(0));
+            // the network as recorded (every size explicit), so the model does not depend on how its family is built today
+            model = card.Network is { } network ? BuildRecorded(network, card, path) : settings.Network.Build(card.InputShape, card.Outputs, new Rng(0));
             layout = card.InputShape.Length == 3 ? InputLayout.Image : InputLayout.Flattened;
         }
         else
@@ -46,5 +47,11 @@ internal sealed record CheckpointModel(Sequential Model, ModelCard Card, TrainSe
         try { ModelState.Load(model, file, "", strict: false, path, validate); }
         catch (InvalidDataException e) { throw new UsageException($"{e.Message} ({settings?.Network.Describe() ?? arch})"); }
         return new CheckpointModel(model, card, settings, layout, settings?.Network.Describe() ?? $"{arch} (BN {(bn != "off" ? "on" : "off")})");
+        }
+
+    private static Sequential BuildRecorded(string network, ModelCard card, string path)
+    {
+        try { return NetworkSpec.Parse(network, $"{path} (its network)").Build(card.InputShape, card.Outputs, new Rng(0)); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: the recorded network cannot be built: {e.Message}"); }
     }
 }

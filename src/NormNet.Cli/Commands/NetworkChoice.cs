@@ -20,7 +20,7 @@ namespace NormNet.Cli.Commands;
 internal sealed record NetworkChoice(string? Arch, bool BatchNorm, int[]? Hidden, string? Activation, int[]? Channels,
     int? Width, int? Blocks, double? InitStd, string? ModelFile, string? ModelJson)
 {
-    public static readonly string[] Families = ["mlp-sigmoid", "mlp", "cnn", "resnet"];
+    public static readonly string[] Families = [.. NetworkFamilies.Names];
 
     /// <summary>The input layout the network takes: images stay (C, H, W) for convolutional families and model files.</summary>
     public InputLayout LayoutFor(Dataset data) => Arch is "mlp-sigmoid" or "mlp" || !data.IsImage ? InputLayout.Flattened : InputLayout.Image;
@@ -28,19 +28,35 @@ internal sealed record NetworkChoice(string? Arch, bool BatchNorm, int[]? Hidden
     /// <summary>The per-sample input shape the network takes for <paramref name="data"/>.</summary>
     public int[] InputShapeFor(Dataset data) => LayoutFor(data) == InputLayout.Flattened ? [data.FeatureCount] : data.SampleShape.ToArray();
 
+    /// <summary>The network description: the model file's, or the family's with its sizes.</summary>
+    public NetworkSpec Spec()
+    {
+        try
+        {
+            if (ModelJson is not null) return NetworkSpec.Parse(ModelJson, ModelFile ?? "model file");
+            return Arch switch
+            {
+                "mlp-sigmoid" => NetworkFamilies.MlpSigmoid(BatchNorm),
+                "mlp" => NetworkFamilies.Mlp(Hidden ?? [100, 100, 100], Activation ?? "relu", BatchNorm),
+                "cnn" => NetworkFamilies.Cnn(Channels, batchNorm: BatchNorm),
+                "resnet" => NetworkFamilies.ResNet(Width ?? 16, Blocks is { } b ? [b, b, b] : null, BatchNorm),
+                _ => throw new UsageException($"unknown architecture '{Arch}'; expected one of: {string.Join(", ", Families)}."),
+            };
+        }
+        catch (InvalidDataException e) { throw new UsageException(e.Message); }
+    }
+
     /// <summary>Builds the network for inputs of <paramref name="inputShape"/> and <paramref name="outputs"/> outputs; a network
     /// that cannot take that input is a usage error naming the layer, before any training.</summary>
     public Sequential Build(int[] inputShape, int outputs, Rng rng)
     {
-        string shape = string.Join('x', inputShape);
-        if (Arch is "mlp-sigmoid" or "cnn" or "resnet")
+        double? std = Arch == "mlp-sigmoid" ? InitStd ?? 0.1 : InitStd;
+        var initialize = std is { } s && Arch is "mlp-sigmoid" or "mlp" ? NetworkFamilies.NormalLinearInit(s, rng) : null;
+        try { return Spec().Build(inputShape, outputs, rng, initialize); }
+        catch (InvalidDataException e)
         {
-            int[] expected = Arch == "mlp-sigmoid" ? [784] : [1, 28, 28];
-            if (!inputShape.SequenceEqual(expected) || outputs != 10)
-                throw new UsageException($"{Arch} takes {string.Join('x', expected)} inputs and 10 classes; this data has {shape} inputs and {outputs} outputs.");
-            return Architectures.Create(Arch, BatchNorm, rng, Arch == "mlp-sigmoid" ? InitStd ?? 0.1 : InitStd);
+            throw new UsageException($"{e.Message} (the data gives inputs of {string.Join('x', inputShape)} and {outputs} outputs)");
         }
-        throw new UsageException($"unknown architecture '{Arch}'; expected one of: {string.Join(", ", Families)}.");
     }
 
     public string Describe() => ModelFile is not null

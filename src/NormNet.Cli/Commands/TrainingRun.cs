@@ -1,5 +1,6 @@
 using NormNet.Data;
 using NormNet.Layers;
+using NormNet.Models;
 using NormNet.Serialization;
 
 namespace NormNet.Cli.Commands;
@@ -20,7 +21,8 @@ internal sealed record TrainingRun(Sequential Model, ModelCard Card, DataLoader 
         int[] inputShape = settings.Network.InputShapeFor(train);
         int outputs = train.Task == TaskKind.Classification ? train.ClassCount : train.TargetCount;
         var model = settings.Network.Build(inputShape, outputs, new Rng(settings.Seed));
-        var card = ModelCard.Describe(train, inputShape, data.Description, standardizer, data.Source, settings.Network.ModelJson);
+        var card = ModelCard.Describe(train, inputShape, data.Description, standardizer, data.Source, NetworkSpec.Describe(model).ToJson())
+            with { FeatureNames = (train as TensorSet)?.FeatureNames ?? [] };
         var layout = settings.Network.LayoutFor(train);
         if (settings.BatchSize > train.Count)
             throw new UsageException($"--batch-size {settings.BatchSize} is larger than the training set ({train.Count} samples).");
