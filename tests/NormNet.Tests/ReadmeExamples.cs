@@ -106,7 +106,7 @@ public sealed class ReadmeExamples : IDisposable
         Module folded = BatchNormFolding.Fold(model);
         // 3. ONNX export (opset 15): input "input" (N, 1, 28, 28), output "output" (N, 10), N symbolic.
         OnnxExporter.Export(model, inputShape: [1, 28, 28], "cnn.onnx");              // with BatchNormalization nodes
-        OnnxExporter.Export(model, OnnxExporter.InputShapeOf("cnn"), "cnn-folded.onnx", fold: true);
+        OnnxExporter.Export(model, Architectures.InputShapeOf("cnn"), "cnn-folded.onnx", fold: true);
         Console.WriteLine(OnnxModelInfo.Read("cnn.onnx"));  // ONNX IR 8, opset 15, NormNet ...: input (N, 1, 28, 28) -> output (N, 10); ...
         Assert.True(File.Exists("cnn.onnx") && File.Exists("cnn-folded.onnx"));
         Assert.DoesNotContain(folded.NamedModules(), m => m.Module is BatchNormBase);

@@ -83,8 +83,12 @@ internal sealed record DataChoice(string? Data, string? Test, double ValFraction
     /// <summary>A short description of evaluation data.</summary>
     public string Summary(Serialization.ModelCard card) => $"{card.Task.ToString().ToLowerInvariant()} data, read as the model's training data was";
 
-    private string Describe(Dataset train, Dataset test, string how) => string.Create(CultureInfo.InvariantCulture,
-        $"{Data} ({how}): {train.Count:N0} train / {test.Count:N0} test, {train.Summary[(train.Summary.IndexOf(" of ", StringComparison.Ordinal) + 4)..]}");
+    private string Describe(Dataset train, Dataset test, string how)
+    {
+        string samples = train.IsImage ? $"images of {train.ShapeString}" : $"samples of {train.FeatureCount} features";
+        string targets = train.Task == TaskKind.Classification ? $"{train.ClassCount} classes" : $"regression of {string.Join(", ", train.TargetNames)}";
+        return string.Create(CultureInfo.InvariantCulture, $"{Data} ({how}): {train.Count:N0} train / {test.Count:N0} test {samples}, {targets}");
+    }
 
     /// <summary>The options that choose the data, shared by train, eval and predict.</summary>
     internal sealed class Options

@@ -88,14 +88,4 @@ public static class OnnxExporter
     }
 
     private static IEnumerable<long?> Batched(int[] shape) => shape.Select((d, i) => i == 0 ? (long?)null : d);
-
-    /// <summary>The per-sample input shape of a built-in architecture for images of <paramref name="imageShape"/>
-    /// (C, H, W): the image itself, or its C*H*W values for the MLPs (<see cref="Architectures.InputShapeOf(string, int[])"/>).</summary>
-    /// <exception cref="ArgumentException">Unknown architecture name, or not a (C, H, W) shape.</exception>
-    public static int[] InputShapeOf(string architecture, int[] imageShape) => Architectures.InputShapeOf(architecture, imageShape);
-
-    /// <summary>The per-sample input shape of a command architecture (<see cref="Architectures.Names"/>) for 28x28 grey
-    /// images, kept for existing callers; the data's own shape goes through <see cref="InputShapeOf(string, int[])"/>.</summary>
-    /// <exception cref="ArgumentException">Unknown architecture name.</exception>
-    public static int[] InputShapeOf(string architecture) => Architectures.InputShapeOf(architecture);
 }

@@ -6,7 +6,7 @@ namespace NormNet.Models;
 /// <summary>The built-in network families as <see cref="NetworkSpec"/> generators. Each family's network is just a
 /// description whose input sizes are inferred, ending in <c>"$outputs"</c>, so the same family fits any input shape
 /// and any number of classes or targets: <c>NetworkFamilies.Cnn().Build([3, 32, 32], 100, rng)</c>.</summary>
-/// <remarks>For 28x28 grey images and 10 classes the families build exactly the networks of <see cref="Architectures"/>
+/// <remarks>For 28x28 grey images and 10 classes the families build exactly the networks of <c>Architectures</c> (NormNet.Samples)
 /// (layers, state_dict names, and initial weights for the same generator).</remarks>
 public static class NetworkFamilies
 {

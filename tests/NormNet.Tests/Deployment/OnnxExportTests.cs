@@ -1,3 +1,4 @@
+using NormNet.Models;
 using Microsoft.ML.OnnxRuntime;
 using NormNet.Deployment;
 using NormNet.Layers;
@@ -37,7 +38,7 @@ public sealed class OnnxExportTests(TrainedModels models, ITestOutputHelper outp
         foreach (bool fold in new[] { false, true })
         {
             string path = Path.Combine(_dir, $"{name}-{batchNorm}-{fold}.onnx");
-            OnnxExporter.Export(model, OnnxExporter.InputShapeOf(name), path, fold);
+            OnnxExporter.Export(model, Architectures.InputShapeOf(name), path, fold);
             var (actual, shape) = RunOnnx(File.ReadAllBytes(path), x);
             Assert.Equal([16L, 10L], shape);
             AssertClose(expected, actual, 1e-4, $"{name} bn={batchNorm} fold={fold}");
@@ -119,7 +120,7 @@ public sealed class OnnxExportTests(TrainedModels models, ITestOutputHelper outp
         var shape = Assert.Throws<ArgumentException>(() => OnnxExporter.ToBytes(cnn, [784]));
         Assert.Contains("Conv2d at '0' expects input (N, 1, H, W)", shape.Message);
         Assert.Contains("(N, 784)", shape.Message);
-        Assert.Throws<ArgumentException>(() => OnnxExporter.InputShapeOf("vgg"));
+        Assert.Throws<ArgumentException>(() => Architectures.InputShapeOf("vgg"));
     }
 
     [Fact]
