@@ -48,6 +48,26 @@ public sealed class ReadmeExamples : IDisposable
     }
 
     [Fact]
+    public void TrainOnYourOwnData()
+    {
+        var rng = new Random(3);
+        File.WriteAllLines("iris.csv", ["sepal,petal,width,species", .. Enumerable.Range(0, 150).Select(i =>
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{5 + i % 3 + rng.NextDouble():F2},{1 + 2 * (i % 3) + rng.NextDouble():F2},{rng.NextDouble():F2},{(i % 3) switch { 0 => "setosa", 1 => "versicolor", _ => "virginica" }}"))]);
+        var table = CsvDataset.Read("iris.csv");                         // TensorSet: samples of the feature columns, classes from the last column
+        var (train, test) = DataSplit.ByFraction(table, testFraction: 0.2, seed: 1);
+        var standardize = Standardizer.Fit(train);                       // fitted on the training split only
+        var model = NetworkFamilies.Mlp([64, 32]).Build([train.FeatureCount], train.ClassCount, new Rng(1));
+        var trainer = new Trainer(model, new Adam(model.NamedParameters(), 1e-2),
+                                  new DataLoader(train, batchSize: 16, seed: 1, standardizer: standardize));
+        trainer.Run(totalSteps: 300);
+        var result = trainer.Evaluate(new DataLoader(test, batchSize: 64, shuffle: false, standardizer: standardize));
+        Console.WriteLine($"test accuracy {result.Accuracy:P1}");
+        Assert.Equal(30, result.Count);
+        Assert.True(result.Accuracy > 0.9, $"accuracy {result.Accuracy}");
+    }
+
+    [Fact]
     public void KernelSettings()
     {
         var model = new Sequential(new Linear(784, 10, rng: new Rng(1)));
