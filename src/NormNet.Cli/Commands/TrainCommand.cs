@@ -37,14 +37,17 @@ internal static class TrainCommand
         {
             using var compute = CommonOptions.UseThreads(r.GetValue(threads));
             string? resumePath = r.GetValue(resume);
+            CheckRanges(r.GetValue(lr), r.GetValue(momentum), r.GetValue(weightDecay));
             TrainSettings settings;
+            var changed = new List<string>();
             if (resumePath is not null)
             {
                 if (!File.Exists(resumePath)) throw new UsageException($"checkpoint not found: {resumePath}");
                 if (network.AnyGiven(r) || data.AnyGiven(r))
                     throw new UsageException($"--resume continues {resumePath} with its own network and data; drop the network and data options.");
-                settings = TrainSettings.FromMetadata(SafeTensors.Load(resumePath).Metadata, resumePath)
+                var saved = TrainSettings.FromMetadata(SafeTensors.Load(resumePath).Metadata, resumePath)
                     ?? throw new UsageException($"{resumePath} has no NormNet training settings: it cannot be resumed.");
+                settings = Resumed(saved, r, resumePath, changed, batch, seed, optimizer, lr, momentum, weightDecay);
             }
             else
             {
@@ -54,17 +57,55 @@ internal static class TrainCommand
                     CommonOptions.Positive(r.GetValue(batch) ?? (net.Arch == "mlp-sigmoid" ? 60 : 128), "--batch-size"),
                     r.GetValue(lr) ?? TrainSettings.DefaultLearningRate(net.Arch ?? "", opt), opt, r.GetValue(momentum), r.GetValue(weightDecay),
                     r.GetValue(seed));
-                if (!(settings.LearningRate > 0) || !double.IsFinite(settings.LearningRate))
-                    throw new UsageException($"--lr must be positive and finite, got {settings.LearningRate.ToString(CultureInfo.InvariantCulture)}.");
             }
             string dir = r.GetValue(outDir) ?? (resumePath is not null ? Path.GetDirectoryName(Path.GetFullPath(resumePath))!
                 : CommonOptions.DefaultOut($"train-{settings.Network.Arch ?? Path.GetFileNameWithoutExtension(settings.Network.ModelFile)}"));
-            return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath);
+            return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath, changed);
         });
         return command;
     }
 
-    private static int Train(TrainSettings settings, string dir, int? steps, int? epochs, int? evalEvery, string? resumePath)
+    /// <summary>Every numeric option in range and finite, before anything is loaded.</summary>
+    private static void CheckRanges(double? lr, double momentum, double weightDecay)
+    {
+        string F(double v) => v.ToString(CultureInfo.InvariantCulture);
+        if (lr is { } l && !(l > 0 && double.IsFinite(l))) throw new UsageException($"--lr must be positive and finite, got {F(l)}.");
+        if (!(momentum >= 0 && momentum <= 1)) throw new UsageException($"--momentum must be in [0, 1], got {F(momentum)}.");
+        if (!(weightDecay >= 0 && double.IsFinite(weightDecay))) throw new UsageException($"--weight-decay must be non-negative and finite, got {F(weightDecay)}.");
+    }
+
+    /// <summary>The checkpoint's settings with the options that may change mid-run applied (learning rate, momentum,
+    /// weight decay; the caller applies steps and the evaluation interval), and those that cannot (batch size, seed,
+    /// optimizer) refused when they differ.</summary>
+    private static TrainSettings Resumed(TrainSettings saved, ParseResult r, string path, List<string> changed,
+        Option<int?> batch, Option<ulong> seed, Option<string?> optimizer, Option<double?> lr, Option<double> momentum, Option<double> weightDecay)
+    {
+        void Fixed<T>(Option<T> option, T value, T savedValue)
+        {
+            if (r.GetResult(option) is { Implicit: false } && !EqualityComparer<T>.Default.Equals(value, savedValue))
+                throw new UsageException($"{path} was trained with {option.Name} {savedValue}; a resumed run cannot change it (got {value}).");
+        }
+        Fixed(batch, r.GetValue(batch), saved.BatchSize);
+        Fixed(seed, r.GetValue(seed), saved.Seed);
+        Fixed(optimizer, r.GetValue(optimizer), saved.Optimizer);
+        var settings = saved;
+        if (r.GetValue(lr) is { } l && l != saved.LearningRate) { settings = settings with { LearningRate = l }; changed.Add(F($"learning rate {saved.LearningRate} -> {l}")); }
+        if (r.GetResult(momentum) is { Implicit: false } && r.GetValue(momentum) != saved.Momentum)
+        {
+            settings = settings with { Momentum = r.GetValue(momentum) };
+            changed.Add(F($"momentum {saved.Momentum} -> {settings.Momentum}"));
+        }
+        if (r.GetResult(weightDecay) is { Implicit: false } && r.GetValue(weightDecay) != saved.WeightDecay)
+        {
+            settings = settings with { WeightDecay = r.GetValue(weightDecay) };
+            changed.Add(F($"weight decay {saved.WeightDecay} -> {settings.WeightDecay}"));
+        }
+        return settings;
+    }
+
+    private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    private static int Train(TrainSettings settings, string dir, int? steps, int? epochs, int? evalEvery, string? resumePath, List<string> changed)
     {
         var progress = new Progress();
         var data = settings.Data.Load();
@@ -80,23 +121,28 @@ internal static class TrainCommand
             CheckResumedData(resumePath, run.Card);
             try { trainer.LoadCheckpoint(resumePath); }
             catch (InvalidDataException e) { throw new UsageException(e.Message); }
-            log.LoadUpTo(trainer.Step);
-            progress.Info($"Resumed from {resumePath} at step {trainer.Step}.");
+            progress.Info($"Resumed from {resumePath} at step {trainer.Step}{(changed.Count > 0 ? "; changed: " + string.Join(", ", changed) : "")}.");
         }
         long total = steps is { } s ? CommonOptions.Positive(s, "--steps")
             : (long)CommonOptions.Positive(epochs ?? 1, "--epochs") * run.Train.BatchesPerEpoch;
         if (total <= trainer.Step) throw new UsageException($"the run is already at step {trainer.Step}; ask for more than that with --steps or --epochs.");
-        long every = evalEvery is { } ev ? CommonOptions.Positive(ev, "--eval-every") : Math.Max(1, total / 20);
-        Directory.CreateDirectory(dir);
+        long every = evalEvery is { } ev ? CommonOptions.Positive(ev, "--eval-every") : DefaultEvalInterval(total - trainer.Step, run);
+        if (evalEvery is null)
+            progress.Info($"Evaluating on the {run.Test.Data.Count:N0} test samples every {every} steps (evaluation kept to about 10% of the run; --eval-every to change).");
+        using var runLock = RunLock.Acquire(dir);
+        if (resumePath is not null) log.LoadUpTo(trainer.Step);
         var meta = run.Card.ToMetadata(new Dictionary<string, string> { [TrainSettings.MetadataKey] = settings.ToJson(), ["data"] = data.Description });
         string checkpoint = Path.Combine(dir, "checkpoint.safetensors");
         EvaluationResult? last = null;
         long start = trainer.Step;
         progress.Run("training", total - start, advance =>
         {
+            double lossSum = 0, metricSum = 0;
+            int since = 0;
             trainer.StepCompleted = r =>
             {
                 log.AddStep(r);
+                (lossSum, metricSum, since) = (lossSum + r.Loss, metricSum + r.BatchAccuracy, since + 1);
                 advance(r.Step - start);
             };
             trainer.Evaluated = r =>
@@ -105,6 +151,8 @@ internal static class TrainCommand
                 log.AddEvaluation(r);
                 trainer.SaveCheckpoint(checkpoint, meta);
                 log.Save();
+                progress.Line(EvaluationLine(r, total, lossSum / Math.Max(1, since), metricSum / Math.Max(1, since)));
+                (lossSum, metricSum, since) = (0, 0, 0);
             };
             trainer.Run(total, run.Test, every);
         });
@@ -114,6 +162,20 @@ internal static class TrainCommand
         progress.Info($"Step {trainer.Step}: {EvalCommand.Summary(last!)}. Wrote checkpoint.safetensors, model.safetensors, log.csv and plots in {dir}.");
         return 0;
     }
+
+    /// <summary>The default evaluation interval: as many evaluations (at most 20, at least the last step's) as keep their cost,
+    /// a forward pass over the test set each (about a third of a training step per batch), to about 10% of the run.</summary>
+    internal static long DefaultEvalInterval(long steps, TrainingRun run)
+    {
+        double evalCost = Math.Ceiling(run.Test.Data.Count / (double)run.Train.BatchSize) / 3.0; // in training steps
+        long evaluations = Math.Clamp((long)(0.1 * steps / Math.Max(evalCost, 1e-9)), 1, 20);
+        return Math.Max(1, (steps + evaluations - 1) / evaluations);
+    }
+
+    /// <summary>One line per evaluation: the step, the training loss and metric averaged since the last evaluation, the test's.</summary>
+    private static string EvaluationLine(EvaluationResult r, long total, double trainLoss, double trainMetric) => r.Task == Data.TaskKind.Classification
+        ? F($"step {r.Step}/{total}: train loss {trainLoss:F4}, train accuracy {trainMetric:P1}; test loss {r.Loss:F4}, test accuracy {r.Accuracy:P2}")
+        : F($"step {r.Step}/{total}: train loss {trainLoss:G5}, train RMSE {trainMetric:G5}; test RMSE {r.Rmse:G5}, test R^2 {r.R2:F4}");
 
     private static void CheckResumedData(string path, ModelCard card)
     {

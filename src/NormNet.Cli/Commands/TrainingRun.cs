@@ -20,15 +20,36 @@ internal sealed record TrainingRun(Sequential Model, ModelCard Card, DataLoader 
         var standardizer = train is ImageSet ? null : Standardizer.Fit(train);
         int[] inputShape = settings.Network.InputShapeFor(train);
         int outputs = train.Task == TaskKind.Classification ? train.ClassCount : train.TargetCount;
+        if (settings.BatchSize > train.Count)
+            throw new UsageException($"--batch-size {settings.BatchSize} is larger than the training set ({train.Count} samples).");
+        CheckMemory(settings, inputShape, outputs);
         var model = settings.Network.Build(inputShape, outputs, new Rng(settings.Seed));
         var card = ModelCard.Describe(train, inputShape, data.Description, standardizer, data.Source, NetworkSpec.Describe(model).ToJson())
             with { FeatureNames = (train as TensorSet)?.FeatureNames ?? [] };
         var layout = settings.Network.LayoutFor(train);
-        if (settings.BatchSize > train.Count)
-            throw new UsageException($"--batch-size {settings.BatchSize} is larger than the training set ({train.Count} samples).");
         return new TrainingRun(model, card,
             new DataLoader(train, settings.BatchSize, settings.Seed, layout: layout, standardizer: standardizer),
             Loader(data.Test, card, layout));
+    }
+
+    /// <summary>Refuses, before anything is built, a configuration whose activations cannot fit in the memory this process
+    /// may use (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>: the machine's, or a container or GC heap limit's).</summary>
+    /// <remarks>The estimate is what a training step keeps: about three floats (output, gradient, scratch) per element of
+    /// every layer's output per sample, times the batch; weights, gradients and optimizer state are small beside it for
+    /// these networks and are left out.</remarks>
+    private static void CheckMemory(TrainSettings settings, int[] inputShape, int outputs)
+    {
+        long elements;
+        try { elements = settings.Network.Spec().ActivationElementsPerSample(inputShape, outputs); }
+        catch (InvalidDataException e)
+        {
+            throw new UsageException($"{e.Message} (the data gives inputs of {string.Join('x', inputShape)} and {outputs} outputs)");
+        }
+        double bytes = 3.0 * sizeof(float) * elements * settings.BatchSize;
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > 0.8 * available)
+            throw new UsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"this network at batch {settings.BatchSize} needs about {bytes / (1 << 30):F1} GiB for its activations ({elements:N0} values per sample), more than the {available / (double)(1 << 30):F1} GiB this process may use; lower --batch-size or --image-size."));
     }
 
     /// <summary>A non-shuffling loader of <paramref name="data"/> preprocessed as the card says.</summary>

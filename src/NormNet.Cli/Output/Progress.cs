@@ -48,6 +48,14 @@ internal sealed class Progress
         Console.WriteLine($"  {description}: done in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
     }
 
+    /// <summary>Prints a line unless quiet, above a live progress bar when there is one.</summary>
+    public void Line(string line)
+    {
+        if (_quiet) return;
+        if (AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected) AnsiConsole.WriteLine(line);
+        else Console.WriteLine(line);
+    }
+
     /// <summary>Prints a line unless quiet.</summary>
     public void Info(string line)
     {

@@ -111,13 +111,26 @@ public sealed class NetworkSpec : IEquatable<NetworkSpec>
         return new Sequential(modules);
     }
 
-    private (IReadOnlyList<LayerSpec> Resolved, int[] Output) Walk(int[] inputShape, int outputs)
+    /// <summary>The elements of all layer outputs for one sample (each layer's output shape, containers included): a training
+    /// step keeps about three floats per element per sample (output, gradient, the next layer's input gradient).</summary>
+    /// <exception cref="InvalidDataException">The network does not fit the input shape or the outputs.</exception>
+    public long ActivationElementsPerSample(int[] inputShape, int outputs)
+    {
+        Walk(inputShape, outputs, out long elements);
+        return elements;
+    }
+
+    private (IReadOnlyList<LayerSpec> Resolved, int[] Output) Walk(int[] inputShape, int outputs) => Walk(inputShape, outputs, out _);
+
+    private (IReadOnlyList<LayerSpec> Resolved, int[] Output) Walk(int[] inputShape, int outputs, out long activations)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
         if (inputShape.Length == 0 || inputShape.Any(d => d < 1))
             throw new ArgumentException($"Expected a per-sample input shape such as [784] or [3, 32, 32], every dimension at least 1, got {Tensor.Format(inputShape)}.", nameof(inputShape));
-        var (resolved, _, output) = new SpecCompiler(Source, outputs, null, null).WalkList(Layers, "layers", [.. inputShape]);
+        var compiler = new SpecCompiler(Source, outputs, null, null);
+        var (resolved, _, output) = compiler.WalkList(Layers, "layers", [.. inputShape]);
+        activations = compiler.ActivationElements;
         return (resolved, output);
     }
 

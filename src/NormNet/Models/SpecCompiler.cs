@@ -19,6 +19,10 @@ internal sealed class SpecCompiler(string source, int outputs, Rng? rng, Action<
     /// <summary>Called on every module right after it is created.</summary>
     public Action<Module>? Created => created;
 
+    /// <summary>The elements of every layer's output for one sample, summed over the layers walked so far (containers'
+    /// layers included): what a forward pass keeps per sample, for memory estimates.</summary>
+    public long ActivationElements { get; private set; }
+
     /// <summary>Resolves (and builds) a list of layers whose path is <paramref name="listPath"/> (e.g. <c>layers</c>).</summary>
     public (IReadOnlyList<LayerSpec> Resolved, Module[] Modules, int[] Output) WalkList(IReadOnlyList<LayerSpec> layers, string listPath, int[] input)
     {
@@ -29,6 +33,7 @@ internal sealed class SpecCompiler(string source, int outputs, Rng? rng, Action<
         {
             var context = new LayerContext(this, layers[i], $"{listPath}[{i}]", shape);
             shape = context.Run();
+            ActivationElements += shape.Aggregate(1L, (a, d) => a * d);
             resolved[i] = context.Resolved!;
             if (context.Module is { } m) modules.Add(m);
         }

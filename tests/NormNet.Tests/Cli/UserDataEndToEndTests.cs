@@ -166,7 +166,7 @@ public sealed class UserDataEndToEndTests : IDisposable
         Assert.Contains("bad.csv:3: column 'b' (2): expected a number, found 'oops'", bad.Error);
 
         File.WriteAllText(P("net.json"), """{"layers": [{"type": "Linear", "out_features": 8}, {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}]}""");
-        var net = CliTests.Run("train", "--data", csv, "--model", P("net.json"), "--steps", "5", "--out", P("never"));
+        var net = CliTests.Run("train", "--data", csv, "--model", P("net.json"), "--batch-size", "16", "--steps", "5", "--out", P("never"));
         Assert.Equal(2, net.Code);
         Assert.Contains("layers[1] (Conv2d)", net.Error);
         Assert.False(Directory.Exists(P("never")));
