@@ -24,13 +24,14 @@ internal static class TrainCommand
         var momentum = new Option<double>("--momentum") { Description = "Momentum for the momentum and nesterov optimizers.", DefaultValueFactory = _ => 0.9 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay.", DefaultValueFactory = _ => 0 };
         var evalEvery = new Option<int?>("--eval-every") { Description = "Evaluate on the test set and save a checkpoint every N steps (default: 20 times per run)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint.safetensors written by normnet train (to --steps/--epochs in total)." };
+        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint.safetensors written by normnet train (to --steps/--epochs in total); --lr, --momentum, --weight-decay and --eval-every may change, the network, data, batch size, seed and optimizer may not." };
+        var allowOtherData = new Option<bool>("--allow-other-data") { Description = "With --resume: continue although the data's contents differ from those the checkpoint was trained on." };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var outDir = CommonOptions.Out("checkpoint.safetensors, model.safetensors, log.csv and plots (default runs/train-ARCH-TIMESTAMP, or the checkpoint's folder with --resume)");
         var command = new Command("train", "Train a network (a built-in family or a model file) on your data, with or without batch normalization.")
         {
-            batch, steps, epochs, lr, optimizer, momentum, weightDecay, evalEvery, resume, seed, threads, outDir,
+            batch, steps, epochs, lr, optimizer, momentum, weightDecay, evalEvery, resume, allowOtherData, seed, threads, outDir,
         };
         foreach (var option in network.All.Concat(data.All)) command.Options.Add(option);
         command.SetAction(r =>
@@ -60,7 +61,7 @@ internal static class TrainCommand
             }
             string dir = r.GetValue(outDir) ?? (resumePath is not null ? Path.GetDirectoryName(Path.GetFullPath(resumePath))!
                 : CommonOptions.DefaultOut($"train-{settings.Network.Arch ?? Path.GetFileNameWithoutExtension(settings.Network.ModelFile)}"));
-            return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath, changed);
+            return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath, changed, r.GetValue(allowOtherData));
         });
         return command;
     }
@@ -105,7 +106,8 @@ internal static class TrainCommand
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    private static int Train(TrainSettings settings, string dir, int? steps, int? epochs, int? evalEvery, string? resumePath, List<string> changed)
+    private static int Train(TrainSettings settings, string dir, int? steps, int? epochs, int? evalEvery, string? resumePath, List<string> changed,
+        bool allowOtherData)
     {
         var progress = new Progress();
         var data = settings.Data.Load();
@@ -118,7 +120,7 @@ internal static class TrainCommand
         var log = new TrainLog(Path.Combine(dir, "log.csv"), run.Card.Task);
         if (resumePath is not null)
         {
-            CheckResumedData(resumePath, run.Card);
+            if (!allowOtherData) CheckResumedData(resumePath, run.Card);
             try { trainer.LoadCheckpoint(resumePath); }
             catch (InvalidDataException e) { throw new UsageException(e.Message); }
             progress.Info($"Resumed from {resumePath} at step {trainer.Step}{(changed.Count > 0 ? "; changed: " + string.Join(", ", changed) : "")}.");
@@ -181,6 +183,6 @@ internal static class TrainCommand
     {
         var saved = ModelCard.FromMetadata(SafeTensors.Load(path).Metadata, path);
         if (saved?.DataFingerprint is { } fingerprint && fingerprint != card.DataFingerprint)
-            throw new UsageException($"{path} was trained on data with fingerprint {fingerprint} ({saved.Data}), but the data now found has {card.DataFingerprint}: it has changed.");
+            throw new UsageException($"{path} was trained on data with fingerprint {fingerprint} ({saved.Data}), but the data now found has {card.DataFingerprint}: it has changed (--allow-other-data to continue anyway).");
     }
 }

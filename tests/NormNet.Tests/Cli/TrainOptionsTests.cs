@@ -52,6 +52,18 @@ public sealed class TrainOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Resume_OnChangedData_IsRefusedUnlessAllowed()
+    {
+        string csv = Path.Combine(_dir, "t.csv"), run = Path.Combine(_dir, "csvrun");
+        File.WriteAllLines(csv, ["a,b,label", .. Enumerable.Range(0, 40).Select(i => $"{i % 7},{i % 5},{(i % 2 == 0 ? "x" : "y")}")]);
+        Assert.Equal(0, CliTests.Run("train", "--data", csv, "--arch", "mlp", "--batch-size", "8", "--steps", "4", "--out", run).Code);
+        File.AppendAllLines(csv, ["9,9,x"]);
+        string checkpoint = Path.Combine(run, "checkpoint.safetensors");
+        AssertUsage(CliTests.Run("train", "--resume", checkpoint, "--steps", "8"), "it has changed (--allow-other-data to continue anyway)");
+        Assert.Equal(0, CliTests.Run("train", "--resume", checkpoint, "--steps", "8", "--allow-other-data").Code);
+    }
+
+    [Fact]
     public void ARunFolderInUse_IsRefused_NamingTheHolder()
     {
         string run = Path.Combine(_dir, "busy");
