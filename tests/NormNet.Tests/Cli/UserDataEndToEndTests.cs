@@ -80,6 +80,11 @@ public sealed class UserDataEndToEndTests : IDisposable
         Assert.Equal(301, rows.Length);
         Assert.Equal(["setosa", "versicolor", "virginica"], rows[1..4].Select(r => r.Split(',')[1]));
 
+        // one sample works: eval mode uses the running statistics (columns by name, in another order, label absent)
+        File.WriteAllLines(P("one.csv"), ["noise,width,length", "0.1,-3.2,105.5"]);
+        var one = Ok("predict", Path.Combine(run, "model.safetensors"), P("one.csv"));
+        Assert.StartsWith($"{P("one.csv")}:2,versicolor,", one.Output.Split('\n')[1]);
+
         var x = Tensor.FromArray(NormNet.Data.CsvFeatures.Read(csv, ["length", "width", "noise"])[..30], 10, 3);
         AssertOnnxMatches(Path.Combine(run, "model.safetensors"), x);
     }
