@@ -84,6 +84,10 @@ public static class BatchNormStatistics
 
         public LayerSums(string name, BatchNormBase layer)
         {
+            if (layer.VirtualBatchSize is { } v)
+                throw new NotSupportedException(
+                    $"{layer.GetType().Name} at '{(name.Length == 0 ? "(root)" : name)}' uses virtual batches of {v}: population statistics are " +
+                    "defined over whole batches; use a layer without virtualBatchSize (the state dict is the same) to compute them.");
             Name = name;
             Layer = layer;
             _meanSum = new double[layer.NumFeatures];
