@@ -25,11 +25,13 @@ namespace NormNet.Layers;
 /// updates once per batch with the average of the virtual batches' moments; with momentum m and k virtual batches the
 /// two differ by O(m^2).) Eval mode is ordinary batch norm with the running statistics: virtual batches are never
 /// used at inference, nor when <c>trackRunningStats</c> is false and the layer is in eval mode.</para>
+/// <para>Frozen (<see cref="Frozen"/>, or <see cref="BatchNormFreezing.Freeze"/> for a whole model): see the property.</para>
 /// </remarks>
 public abstract class BatchNormBase : Module
 {
     private readonly TensorBuffer? _runningMean, _runningVar;
     private readonly Int64Buffer? _numBatchesTracked;
+    private readonly TensorBuffer? _weightBuffer, _biasBuffer;
     private double[] _mean, _invstd, _variance;
     private Tensor? _input, _output, _gradInput;
     private BatchNormShape _shape;
@@ -61,6 +63,8 @@ public abstract class BatchNormBase : Module
         {
             Weight = new Parameter(Tensor.Full(1f, numFeatures), ParameterRole.NormWeight);
             Bias = new Parameter(Tensor.Zeros(numFeatures), ParameterRole.NormBias);
+            _weightBuffer = new TensorBuffer(Weight.Value);
+            _biasBuffer = new TensorBuffer(Bias.Value);
         }
         if (trackRunningStats)
         {
@@ -87,6 +91,26 @@ public abstract class BatchNormBase : Module
 
     /// <summary>Whether the layer keeps running statistics.</summary>
     public bool TrackRunningStats { get; }
+
+    /// <summary>Whether the layer is frozen for fine-tuning: it then computes its eval-mode function (running
+    /// statistics, never updated) in training mode too, passes no gradient to its weight and bias, and lists them as
+    /// buffers rather than parameters (same state-dict names and order), so an optimizer built afterwards does not
+    /// see them, as torchvision's <c>FrozenBatchNorm2d</c> holds them.</summary>
+    /// <remarks>Unlike <see cref="Module.Eval"/>, freezing is not undone by <see cref="Module.Train"/> (which a
+    /// training loop calls every epoch), concerns only this layer (dropout elsewhere keeps training), and also stops
+    /// the affine from learning: eval mode on a batch norm layer alone still lets gamma and beta receive gradients.
+    /// Freeze before building the optimizer; one built earlier still holds the parameters (their gradients stay zero).</remarks>
+    /// <exception cref="InvalidOperationException">Set to true on a layer without running statistics.</exception>
+    public bool Frozen
+    {
+        get;
+        set
+        {
+            if (value && !TrackRunningStats)
+                throw new InvalidOperationException($"{GetType().Name} has trackRunningStats = false: there are no running statistics to freeze it with.");
+            field = value;
+        }
+    }
 
     /// <summary>Samples per virtual (ghost) batch in training mode, or null for ordinary batch norm.</summary>
     public int? VirtualBatchSize { get; }
@@ -161,10 +185,11 @@ public abstract class BatchNormBase : Module
     public override Tensor Forward(Tensor input)
     {
         var shape = ViewOf(input);
-        bool useBatch = Training || !TrackRunningStats;
-        int groups = Training ? VirtualBatchesOf(input) : 1;
+        bool training = Training && !Frozen;
+        bool useBatch = training || !TrackRunningStats;
+        int groups = training ? VirtualBatchesOf(input) : 1;
         shape = shape with { Outer = shape.Outer / groups }; // one virtual batch: Outer is N or N * H * W, N divisible
-        if (Training && shape.PerChannel <= 1)
+        if (training && shape.PerChannel <= 1)
             throw new ArgumentException(
                 $"Expected more than 1 value per channel when training, got input size {input.ShapeString}" +
                 (groups > 1 ? $" in virtual batches of {VirtualBatchSize}." : "."), nameof(input));
@@ -180,7 +205,7 @@ public abstract class BatchNormBase : Module
                 // each virtual batch is a contiguous slice of the input, normalized with its own statistics
                 BatchNorm.TrainingForward(input.ReadOnlySpan.Slice(i * size, size), gamma, beta, shape, Eps, output.Span.Slice(i * size, size),
                     _mean.AsSpan(i * c, c), _invstd.AsSpan(i * c, c), _variance.AsSpan(i * c, c));
-                if (Training && TrackRunningStats) UpdateRunningStatistics(_mean.AsSpan(i * c, c), _variance.AsSpan(i * c, c), shape.PerChannel);
+                if (training && TrackRunningStats) UpdateRunningStatistics(_mean.AsSpan(i * c, c), _variance.AsSpan(i * c, c), shape.PerChannel);
             }
         }
         else
@@ -221,8 +246,8 @@ public abstract class BatchNormBase : Module
         var input = _input!;
         var gradInput = Reuse(ref _gradInput, input.Dims);
         ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
-        Span<float> dgamma = Weight is null ? default : Weight.Grad.Span;
-        Span<float> dbeta = Bias is null ? default : Bias.Grad.Span;
+        Span<float> dgamma = Weight is null || Frozen ? default : Weight.Grad.Span;
+        Span<float> dbeta = Bias is null || Frozen ? default : Bias.Grad.Span;
         if (_usedBatchStatistics)
         {
             int c = NumFeatures, size = (int)_shape.Elements;
@@ -262,6 +287,7 @@ public abstract class BatchNormBase : Module
     /// <inheritdoc />
     protected override IEnumerable<(string Name, Parameter Parameter)> OwnParameters()
     {
+        if (Frozen) yield break;
         if (Weight is not null) yield return ("weight", Weight);
         if (Bias is not null) yield return ("bias", Bias);
     }
@@ -269,6 +295,8 @@ public abstract class BatchNormBase : Module
     /// <inheritdoc />
     protected override IEnumerable<(string Name, Buffer Buffer)> OwnBuffers()
     {
+        if (Frozen && _weightBuffer is not null) yield return ("weight", _weightBuffer);
+        if (Frozen && _biasBuffer is not null) yield return ("bias", _biasBuffer);
         if (_runningMean is not null) yield return ("running_mean", _runningMean);
         if (_runningVar is not null) yield return ("running_var", _runningVar);
         if (_numBatchesTracked is not null) yield return ("num_batches_tracked", _numBatchesTracked);
