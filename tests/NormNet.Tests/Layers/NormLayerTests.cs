@@ -95,4 +95,26 @@ public class NormLayerTests
         var batched = layer.Forward(Tensor.FromArray(x, 1, 3, 4, 5)).ToArray();
         Assert.Equal(batched, layer.Forward(Tensor.FromArray(x, 3, 4, 5)).ToArray());
     }
+
+    [Fact]
+    public void SteadyStateTrainingSteps_AllocateNothing()
+    {
+        // above the parallel threshold, so the chunked paths and the parameter-gradient partials run too (this thread's
+        // allocations: other test classes run concurrently; the workers only run kernel chunks)
+        (Module Layer, int[] Shape)[] cases =
+        [
+            (new GroupNorm(4, 16), [8, 16, 24, 24]), (new LayerNorm(512), [160, 512]),
+            (new InstanceNorm2d(16, affine: true, trackRunningStats: true), [8, 16, 24, 24]),
+            (new BatchNorm2d(16, virtualBatchSize: 4), [8, 16, 24, 24]), (new BatchRenorm2d(16, rMax: 1.2, dMax: 0.1), [8, 16, 24, 24]),
+        ];
+        foreach (var (layer, shape) in cases)
+        {
+            var x = Tensor.FromArray(RandomNormal(shape.Aggregate(1, (a, b) => a * b), 1, 0.5, 2), shape);
+            var g = Tensor.FromArray(RandomNormal(x.Length, 2), shape);
+            for (int i = 0; i < 3; i++) { layer.Forward(x); layer.Backward(g); }
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) { layer.Forward(x); layer.Backward(g); }
+            Assert.True(GC.GetAllocatedBytesForCurrentThread() - before == 0, $"{layer.GetType().Name} allocated in steady state");
+        }
+    }
 }
