@@ -22,6 +22,7 @@ public static unsafe partial class SampleNorm
 {
     private const long MinParallelElements = 65536;
     private const long ChunkElements = 32768;
+    private const int MinElementwiseRows = 16;
 
     // x, y: (N, G, K, S); gamma, beta: (G * K) or empty; mean, invstd, variance (biased): (N * G), written.
     /// <summary>Forward: per row (n, g) the mean and biased variance over its K * S values, then
@@ -86,30 +87,42 @@ public static unsafe partial class SampleNorm
         shape.CheckLength(mean.Length, nameof(mean), shape.Rows);
         shape.CheckLength(invstd.Length, nameof(invstd), shape.Rows);
         bool wantParams = !dgamma.IsEmpty || !dbeta.IsEmpty;
-        // Inner > 1: the per-(row, channel) sums of the dx pass are kept and reduced into dgamma/dbeta afterwards
+        // Inner > 1: the per-(row, channel) sums of the dx pass are kept and reduced into dgamma/dbeta afterwards.
+        // Inner = 1: each chunk sums its rows' per-element parameter gradients in float while the rows are in cache, at
+        // least 16 rows (so the chunk sums take at most 1/8 of the input's size) and at most a float block of them.
         bool planar = shape.Inner > 1;
+        int chunks = RowChunks(shape, out int rowsPerChunk);
+        if (!planar)
+        {
+            rowsPerChunk = Math.Clamp(rowsPerChunk, MinElementwiseRows, BatchNormLoops.Block);
+            chunks = (shape.Rows + rowsPerChunk - 1) / rowsPerChunk;
+        }
         double[]? partials = planar && wantParams ? ArrayPool<double>.Shared.Rent(2 * shape.Rows * shape.ChannelsPerGroup) : null;
+        int sumsLength = !planar && wantParams ? chunks * 2 * shape.Channels : 0;
+        float[]? sums = sumsLength > 0 ? ArrayPool<float>.Shared.Rent(sumsLength) : null;
         try
         {
+            if (sums is not null) Array.Clear(sums, 0, sumsLength);
             fixed (float* pdy = dy, px = x, pdx = dx, pg = gamma, pdg = dgamma, pdb = dbeta)
             fixed (double* pm = mean, pi = invstd, pp = partials)
+            fixed (float* ps = sums)
             {
                 var args = new Args
                 {
                     Dy = pdy, X = px, Dx = pdx, Gamma = gamma.IsEmpty ? null : pg,
                     DGamma = dgamma.IsEmpty ? null : pdg, DBeta = dbeta.IsEmpty ? null : pdb,
-                    Mean = pm, Invstd = pi, Partials = pp, Shape = shape,
+                    Mean = pm, Invstd = pi, Partials = pp, ChunkSums = ps, Shape = shape, RowsPerChunk = rowsPerChunk,
                 };
-                int chunks = RowChunks(shape, out args.RowsPerChunk);
                 Parallelism.For(chunks, &args, &BackwardChunk<TS, TV>);
                 if (!wantParams) return;
                 if (planar) ReducePartials(ref args);
-                else ElementwiseParamGrads<TS, TV>(ref args);
+                else ReduceChunkSums(ref args, chunks);
             }
         }
         finally
         {
             if (partials is not null) ArrayPool<double>.Shared.Return(partials);
+            if (sums is not null) ArrayPool<float>.Shared.Return(sums);
         }
     }
 
@@ -177,7 +190,7 @@ public static unsafe partial class SampleNorm
             double m = a.Mean[r], inv = a.Invstd[r];
             float hi = (float)m, lo = (float)(m - hi);
             if (shape.Inner > 1) PlanarRowBackward<TS, TV>(ref a, r, offset, hi, lo, inv);
-            else ElementwiseRowBackward<TS, TV>(ref a, r, offset, hi, lo, inv);
+            else ElementwiseRowBackward<TS, TV>(ref a, r, offset, hi, lo, inv, a.ChunkSums == null ? null : a.ChunkSums + (long)chunk * 2 * shape.Channels);
         }
     }
 
@@ -213,13 +226,19 @@ public static unsafe partial class SampleNorm
         }
     }
 
-    /// <summary>One row of single-value channels (LayerNorm; GroupNorm over (N, C)): gamma is read per element.</summary>
-    private static void ElementwiseRowBackward<TS, TV>(ref Args a, int r, long offset, float hi, float lo, double inv)
+    /// <summary>One row of single-value channels (LayerNorm; GroupNorm over (N, C)): gamma is read per element; the row's
+    /// parameter gradients go into the chunk's float sums (dgamma at <paramref name="sums"/>, dbeta C further), if wanted.</summary>
+    private static void ElementwiseRowBackward<TS, TV>(ref Args a, int r, long offset, float hi, float lo, double inv, float* sums)
         where TS : ISimd<TV> where TV : struct
     {
         var shape = a.Shape;
         long length = shape.RowLength;
-        float* g = a.Gamma == null ? null : a.Gamma + r % shape.Groups * shape.ChannelsPerGroup;
+        int c0 = r % shape.Groups * shape.ChannelsPerGroup;
+        float* g = a.Gamma == null ? null : a.Gamma + c0;
+        // dgamma += dy * xhat; dbeta += dy, per element
+        if (sums != null)
+            SampleNormLoops.RowAccumulateParamGrad<TS, TV>(a.Dy + offset, a.X + offset, length, hi, lo, (float)inv,
+                a.DGamma == null ? null : sums + c0, a.DBeta == null ? null : sums + shape.Channels + c0);
         // sum(dxhat) and sum(dxhat * (x - mean)), dxhat = dy * gamma
         var (sumDxhat, sumDxhatD) = g == null
             ? BatchNormLoops.PlaneSumGrad<TS, TV>(a.Dy + offset, a.X + offset, length, hi, lo)
@@ -250,16 +269,31 @@ public static unsafe partial class SampleNorm
         }
     }
 
+    /// <summary>dgamma[c] += the chunks' sums of dy * xhat, dbeta[c] += their sums of dy: in double, chunks in order.</summary>
+    private static void ReduceChunkSums(ref Args a, int chunks)
+    {
+        int channels = a.Shape.Channels;
+        for (int c = 0; c < channels; c++)
+        {
+            double sumDyXhat = 0, sumDy = 0;
+            for (int k = 0; k < chunks; k++)
+            {
+                sumDyXhat += a.ChunkSums[(long)k * 2 * channels + c];
+                sumDy += a.ChunkSums[(long)k * 2 * channels + channels + c];
+            }
+            if (a.DGamma != null) a.DGamma[c] += (float)sumDyXhat;
+            if (a.DBeta != null) a.DBeta[c] += (float)sumDy;
+        }
+    }
+
     /// <summary>The arguments of one kernel call, on the caller's stack while the job runs.</summary>
     private struct Args
     {
         public float* X, Y, Dy, Dx, Gamma, Beta, DGamma, DBeta;
         public double* Mean, Invstd, Variance, Partials;
+        public float* ChunkSums;
         public double Eps;
         public SampleNormShape Shape;
         public int RowsPerChunk;
-        // elementwise parameter gradients: blocks of rows x blocks of columns, partial sums per row block
-        public int RowBlocks, RowsPerBlock, ColumnBlocks;
-        public double* BlockSums;
     }
 }

@@ -93,10 +93,11 @@ internal static unsafe class SampleNormLoops
             dx[i] = MathF.FusedMultiplyAdd((x[i] - hi) - lo, -c2, MathF.FusedMultiplyAdd(dy[i] * g[i], inv, -c1));
     }
 
-    /// <summary>dgamma[i] += dy[i] * ((x[i] - hi) - lo) * inv and dbeta[i] += dy[i], in double: one row's contribution
-    /// to the per-element parameter gradients. Either accumulator may be null.</summary>
+    /// <summary>dgamma[i] += dy[i] * ((x[i] - hi) - lo) * inv and dbeta[i] += dy[i] into float accumulators: one row's
+    /// contribution to the per-element parameter gradients (a chunk sums at most <see cref="BatchNormLoops.Block"/> rows
+    /// so, then its totals move to double). Either accumulator may be null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RowAccumulateParamGrad<TS, TV>(float* dy, float* x, long n, float hi, float lo, float inv, double* dgamma, double* dbeta)
+    public static void RowAccumulateParamGrad<TS, TV>(float* dy, float* x, long n, float hi, float lo, float inv, float* dgamma, float* dbeta)
         where TS : ISimd<TV> where TV : struct
     {
         TV h = TS.Broadcast(hi), l = TS.Broadcast(lo), iv = TS.Broadcast(inv);
@@ -105,12 +106,12 @@ internal static unsafe class SampleNormLoops
         {
             TV g = TS.Load(dy + i);
             // dgamma += dy * xhat; dbeta += dy
-            if (dgamma != null) TS.AddToDouble(TS.Mul(g, TS.Mul(TS.Sub(TS.Sub(TS.Load(x + i), h), l), iv)), dgamma + i);
-            if (dbeta != null) TS.AddToDouble(g, dbeta + i);
+            if (dgamma != null) TS.Store(TS.MulAdd(g, TS.Mul(TS.Sub(TS.Sub(TS.Load(x + i), h), l), iv), TS.Load(dgamma + i)), dgamma + i);
+            if (dbeta != null) TS.Store(TS.Add(TS.Load(dbeta + i), g), dbeta + i);
         }
         for (; i < n; i++)
         {
-            if (dgamma != null) dgamma[i] += dy[i] * (((x[i] - hi) - lo) * inv);
+            if (dgamma != null) dgamma[i] = MathF.FusedMultiplyAdd(dy[i], ((x[i] - hi) - lo) * inv, dgamma[i]);
             if (dbeta != null) dbeta[i] += dy[i];
         }
     }
