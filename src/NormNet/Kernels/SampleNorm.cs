@@ -269,20 +269,29 @@ public static unsafe partial class SampleNorm
         }
     }
 
-    /// <summary>dgamma[c] += the chunks' sums of dy * xhat, dbeta[c] += their sums of dy: in double, chunks in order.</summary>
+    /// <summary>dgamma[c] += the chunks' sums of dy * xhat, dbeta[c] += their sums of dy: in double, chunks in order
+    /// (chunk-major, so the float sums are read contiguously).</summary>
     private static void ReduceChunkSums(ref Args a, int chunks)
     {
-        int channels = a.Shape.Channels;
-        for (int c = 0; c < channels; c++)
+        int width = 2 * a.Shape.Channels, channels = a.Shape.Channels;
+        double[] totals = ArrayPool<double>.Shared.Rent(width);
+        try
         {
-            double sumDyXhat = 0, sumDy = 0;
+            Array.Clear(totals, 0, width);
             for (int k = 0; k < chunks; k++)
             {
-                sumDyXhat += a.ChunkSums[(long)k * 2 * channels + c];
-                sumDy += a.ChunkSums[(long)k * 2 * channels + channels + c];
+                float* sums = a.ChunkSums + (long)k * width;
+                for (int j = 0; j < width; j++) totals[j] += sums[j];
             }
-            if (a.DGamma != null) a.DGamma[c] += (float)sumDyXhat;
-            if (a.DBeta != null) a.DBeta[c] += (float)sumDy;
+            for (int c = 0; c < channels; c++)
+            {
+                if (a.DGamma != null) a.DGamma[c] += (float)totals[c];
+                if (a.DBeta != null) a.DBeta[c] += (float)totals[channels + c];
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(totals);
         }
     }
 
