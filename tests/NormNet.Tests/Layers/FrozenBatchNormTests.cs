@@ -1,6 +1,7 @@
 using NormNet.Layers;
 using NormNet.Losses;
 using NormNet.Optim;
+using NormNet.Serialization;
 using static NormNet.Tests.TestUtil;
 
 namespace NormNet.Tests.Layers;
@@ -109,5 +110,21 @@ public class FrozenBatchNormTests
         var frozen = FrozenBatchNorm2d.From(bn);
         var x = Tensor.FromArray(RandomNormal(2 * 3 * 4 * 4, 10), 2, 3, 4, 4);
         Assert.Equal(bn.Forward(x).ToArray(), frozen.Forward(x).ToArray());
+    }
+
+    [Fact]
+    public void FrozenModelState_LoadsIntoAnUnfrozenModel_AndBack()
+    {
+        var frozen = Model(new BatchNorm2d(4));
+        RandomizeState(frozen, 11);
+        BatchNormFreezing.Freeze(frozen);
+        var plain = Model(new BatchNorm2d(4));
+        ModelState.Load(plain, SafeTensors.Parse(SafeTensors.Serialize(ModelState.ToEntries(frozen)), "frozen"), "", strict: true, "frozen");
+        Assert.Equal(Snapshot(frozen), Snapshot(plain));
+        var torchvision = new Sequential(new Conv2d(2, 4, 3, padding: 1, rng: new Rng(5)), new FrozenBatchNorm2d(4));
+        RandomizeState(plain, 12);
+        var entries = ModelState.ToEntries(plain).Where(e => !e.Name.EndsWith("num_batches_tracked", StringComparison.Ordinal) && !e.Name.StartsWith("4.", StringComparison.Ordinal));
+        ModelState.Load(torchvision, SafeTensors.Parse(SafeTensors.Serialize(entries), "plain"), "", strict: true, "plain");
+        Assert.Equal(Snapshot(plain).Take(6), Snapshot(torchvision));
     }
 }
