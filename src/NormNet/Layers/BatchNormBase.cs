@@ -22,8 +22,8 @@ namespace NormNet.Layers;
 /// splits each batch into consecutive virtual batches of that many samples and normalizes each with its own
 /// statistics, exactly as if the layer were called on each virtual batch in turn: the running statistics are updated
 /// once per virtual batch, in order, and <see cref="NumBatchesTracked"/> counts virtual batches. (Keras instead
-/// updates once per batch with the average of the virtual batches' moments; with momentum m and k virtual batches the
-/// two differ by O(m^2).) Eval mode is ordinary batch norm with the running statistics: virtual batches are never
+/// updates once per batch with the average of the virtual batches' moments, so with momentum m and k virtual batches
+/// the new batch weighs m there and 1 - (1 - m)^k here, about k * m: divide the momentum by k to match Keras.) Eval mode is ordinary batch norm with the running statistics: virtual batches are never
 /// used at inference, nor when <c>trackRunningStats</c> is false and the layer is in eval mode.</para>
 /// <para>Frozen (<see cref="Frozen"/>, or <see cref="BatchNormFreezing.Freeze"/> for a whole model): see the property.</para>
 /// </remarks>
