@@ -6,7 +6,7 @@ internal static class Rows
     public static readonly string[] BatchNormShapes =
         ["60x100", "256x1024", "32x64x56x56", "32x64x56x56-cl", "128x256x14x14", "128x256x14x14-cl", "64x128x56x56", "64x128x56x56-cl"];
 
-    public static IEnumerable<Row> All() => BatchNorm().Concat(TrainingSteps());
+    public static IEnumerable<Row> All() => BatchNorm().Concat(NormRows.All()).Concat(TrainingSteps());
 
     /// <summary>One training step (zero grad, forward, cross-entropy, backward, SGD lr 0.1) of the paper's MLP at batch 60
     /// and of the cnn at batch 128, with and without BN, on fixed random inputs and labels, as pytorch_train.py measures.</summary>

@@ -62,6 +62,35 @@ def bn_rows():
         yield f"bn eval-fwd {spec}", eval_fwd, 20
 
 
+GN_SHAPES = ["32x64x56x56", "128x256x14x14"]
+LN_SHAPES = ["4096x1024", "16384x256"]
+GROUPS = 32
+
+
+def norm_rows():
+    """GroupNorm(32, C) and LayerNorm(D) forward (training mode, no grad) and backward, as NormRows.cs."""
+    cases = [("gn", s, lambda d: torch.nn.GroupNorm(GROUPS, d[1])) for s in GN_SHAPES] + \
+            [("ln", s, lambda d: torch.nn.LayerNorm(d[-1])) for s in LN_SHAPES]
+    for name, spec, make in cases:
+        dims = [int(d) for d in spec.split("x")]
+        def train_fwd(dims=dims, make=make):
+            layer, x = make(dims), torch.rand(*dims) * 2 - 1
+            def f():
+                with torch.no_grad():
+                    layer(x)
+            return f
+        def backward(dims=dims, make=make):
+            layer, x, g = make(dims), (torch.rand(*dims) * 2 - 1).requires_grad_(True), torch.rand(*dims) * 2 - 1
+            y = layer(x)
+            def f():
+                x.grad = None
+                layer.zero_grad(set_to_none=True)
+                y.backward(g, retain_graph=True)
+            return f
+        yield f"{name} train-fwd {spec}", train_fwd, 20
+        yield f"{name} backward {spec}", backward, 20
+
+
 def mlp(bn):
     layers, d = [], 784
     for _ in range(3):
@@ -106,7 +135,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    for rid, setup, runs in list(bn_rows()) + list(step_rows()):
+    for rid, setup, runs in list(bn_rows()) + list(norm_rows()) + list(step_rows()):
         if a.filter not in rid:
             continue
         f = setup()

@@ -83,6 +83,23 @@ public sealed class ReadmeExamples : IDisposable
     }
 
     [Fact]
+    public void TheNormalizationFamily()
+    {
+        var model = new Sequential(new Conv2d(3, 64, 3, padding: 1, rng: new Rng(1)), new BatchNorm2d(64), new ReLU());
+        var gn = new GroupNorm(numGroups: 32, numChannels: 64);            // per sample, over 32 groups of 2 channels
+        var ln = new LayerNorm([768]);                                     // per token, over the last dimension
+        var inorm = new InstanceNorm2d(64);                                // per sample and channel; PyTorch's affine: false
+        var ghost = new BatchNorm2d(64, virtualBatchSize: 16);             // ghost BN: each 16-sample slice normalized alone
+        var renorm = new BatchRenorm2d(64, schedule: BatchRenormSchedule.Paper);  // rMax 1 -> 3, dMax 0 -> 5, as in the paper
+        var frozen = new FrozenBatchNorm2d(64);                            // torchvision's: fixed statistics and affine
+        BatchNormFreezing.Freeze(model);                                   // freeze every BN of a model; Train() keeps it frozen
+        var x = Tensor.FromArray(new float[32 * 64 * 2 * 2], 32, 64, 2, 2);
+        foreach (var layer in new Module[] { gn, inorm, ghost, renorm, frozen }) Assert.Equal(x.Shape, layer.Forward(x).Shape);
+        Assert.Equal([4, 768], ln.Forward(Tensor.Zeros(4, 768)).Shape);
+        Assert.True(((BatchNormBase)model[1]).Frozen && model.Train().Training && ((BatchNormBase)model[1]).Frozen);
+    }
+
+    [Fact]
     public void BatchNormalization()
     {
         var bn = new BatchNorm2d(64);                                    // eps 1e-5, momentum 0.1, affine, running statistics

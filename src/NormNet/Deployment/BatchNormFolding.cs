@@ -10,10 +10,12 @@ namespace NormNet.Deployment;
 /// the folded layer then gets one).
 /// </summary>
 /// <remarks>
-/// <para>A BN folds into a <see cref="Linear"/> (BatchNorm1d) or <see cref="Conv2d"/> (channels-first BatchNorm2d)
-/// that directly precedes it in a <see cref="Sequential"/>, at any depth (nested Sequentials, <see cref="Residual"/>
-/// bodies and shortcuts). Any other BN becomes a <see cref="ChannelAffine"/>. The scale and offset are computed in
-/// double and rounded once.</para>
+/// <para>A BN folds into a <see cref="Linear"/> (BatchNorm1d, BatchRenorm1d) or <see cref="Conv2d"/> (channels-first
+/// BatchNorm2d, FrozenBatchNorm2d, BatchRenorm2d) that directly precedes it in a <see cref="Sequential"/>, at any depth
+/// (nested Sequentials, <see cref="Residual"/> bodies and shortcuts). Any other such layer (and an InstanceNorm with
+/// running statistics) becomes a <see cref="ChannelAffine"/>. The scale and offset are computed in double and rounded
+/// once. GroupNorm, LayerNorm and InstanceNorm without running statistics normalize each sample with its own statistics
+/// at inference too, which no fixed map reproduces: folding refuses them (ONNX export without folding supports them).</para>
 /// <para>The result is a new model (parameters deep-copied; the input model is not changed) in eval mode, meant for
 /// inference: it computes what the input model computes in eval mode. State names change where layers were
 /// removed (Sequential children are renumbered).</para>
@@ -57,7 +59,10 @@ public static class BatchNormFolding
         Residual residual => new Residual(
             FoldModule(residual.Body, Join(path, "body")),
             residual.Shortcut is null ? null : FoldModule(residual.Shortcut, Join(path, "shortcut"))),
-        BatchNormBase bn => ToChannelAffine(bn, path),
+        GroupNorm or LayerNorm or InstanceNormBase { TrackRunningStats: false } => throw new NotSupportedException(
+            $"Cannot fold {Describe(module, path)}: it normalizes each sample with that sample's own statistics at inference too, " +
+            "so no fixed per-channel map reproduces it. Export it to ONNX without folding instead."),
+        _ when FixedBatchNorm.Of(module, path) is { } fixedNorm => ToChannelAffine(fixedNorm),
         _ => Copy(module, path),
     };
 
@@ -68,10 +73,10 @@ public static class BatchNormFolding
         {
             var child = sequential[i];
             string childPath = Join(path, i.ToString(CultureInfo.InvariantCulture));
-            if (i + 1 < sequential.Count && sequential[i + 1] is BatchNormBase bn && FoldsInto(child, bn))
+            string nextPath = Join(path, (i + 1).ToString(CultureInfo.InvariantCulture));
+            if (i + 1 < sequential.Count && FoldsInto(child, sequential[i + 1], nextPath) is { } bn)
             {
-                string bnPath = Join(path, (i + 1).ToString(CultureInfo.InvariantCulture));
-                result.Add(child is Linear linear ? FoldLinear(linear, bn, bnPath) : FoldConv((Conv2d)child, bn, bnPath));
+                result.Add(child is Linear linear ? FoldLinear(linear, bn) : FoldConv((Conv2d)child, bn));
                 i++;
             }
             else
@@ -82,64 +87,43 @@ public static class BatchNormFolding
         return result;
     }
 
-    private static bool FoldsInto(Module previous, BatchNormBase bn) => (previous, bn) switch
+    /// <summary>The fixed batch norm <paramref name="next"/> when it folds into <paramref name="previous"/>, else null.</summary>
+    private static FixedBatchNorm? FoldsInto(Module previous, Module next, string nextPath)
     {
-        (Linear linear, BatchNorm1d) => linear.OutFeatures == bn.NumFeatures,
-        (Conv2d conv, BatchNorm2d { MemoryFormat: MemoryFormat.ChannelsFirst }) => conv.OutChannels == bn.NumFeatures,
-        _ => false,
-    };
-
-    /// <summary>The eval-mode BN as a per-channel map: s = gamma / sqrt(var + eps), t = beta - mean * s.</summary>
-    internal static (double[] Scale, double[] Shift) AffineOf(BatchNormBase bn, string path)
-    {
-        if (!bn.TrackRunningStats)
-            throw new NotSupportedException(
-                $"{Describe(bn, path)} has trackRunningStats = false: it normalizes with batch statistics even in eval mode, " +
-                "so it cannot be folded or exported as a fixed per-channel map.");
-        int c = bn.NumFeatures;
-        var mean = bn.RunningMean!.ReadOnlySpan;
-        var variance = bn.RunningVar!.ReadOnlySpan;
-        var scale = new double[c];
-        var shift = new double[c];
-        for (int i = 0; i < c; i++)
+        if (previous is not (Linear or Conv2d) || next is GroupNorm or LayerNorm or InstanceNormBase) return null;
+        var bn = FixedBatchNorm.Of(next, nextPath);
+        return (previous, bn?.FoldsAfter) switch
         {
-            double gamma = bn.Weight?.Value.ReadOnlySpan[i] ?? 1.0, beta = bn.Bias?.Value.ReadOnlySpan[i] ?? 0.0;
-            scale[i] = gamma / Math.Sqrt(variance[i] + bn.Eps);
-            shift[i] = beta - mean[i] * scale[i];
-            if (!double.IsFinite(scale[i]) || !double.IsFinite(shift[i])) // a negative or NaN variance, a NaN weight, ...
-                throw new InvalidOperationException(
-                    $"{Describe(bn, path)}: channel {i} (running_var {variance[i]}, running_mean {mean[i]}, weight {gamma}, bias {beta}) " +
-                    "folds to a non-finite scale or shift; refusing to fold a broken model.");
-        }
-        return (scale, shift);
+            (Linear linear, { } t) when t == typeof(Linear) => linear.OutFeatures == bn!.NumFeatures ? bn : null,
+            (Conv2d conv, { } t) when t == typeof(Conv2d) => conv.OutChannels == bn!.NumFeatures ? bn : null,
+            _ => null,
+        };
     }
 
-    private static ChannelAffine ToChannelAffine(BatchNormBase bn, string path)
+    private static ChannelAffine ToChannelAffine(FixedBatchNorm bn)
     {
-        var (scale, shift) = AffineOf(bn, path);
-        if (bn is BatchNorm2d { MemoryFormat: MemoryFormat.ChannelsLast })
-            throw new NotSupportedException($"{Describe(bn, path)} is channels-last and has no Conv2d before it; folding supports channels-first input only.");
+        var (scale, shift) = bn.Affine();
         return new ChannelAffine(scale.Select(v => (float)v).ToArray(), shift.Select(v => (float)v).ToArray());
     }
 
-    private static Linear FoldLinear(Linear linear, BatchNormBase bn, string bnPath)
+    private static Linear FoldLinear(Linear linear, FixedBatchNorm bn)
     {
         var folded = new Linear(linear.InFeatures, linear.OutFeatures, bias: true, rng: new Rng(0));
-        FoldRows(linear.Weight.Value, linear.Bias?.Value, bn, bnPath, folded.Weight.Value, folded.Bias!.Value);
+        FoldRows(linear.Weight.Value, linear.Bias?.Value, bn, folded.Weight.Value, folded.Bias!.Value);
         return folded;
     }
 
-    private static Conv2d FoldConv(Conv2d conv, BatchNormBase bn, string bnPath)
+    private static Conv2d FoldConv(Conv2d conv, FixedBatchNorm bn)
     {
         var folded = new Conv2d(conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding, bias: true, rng: new Rng(0));
-        FoldRows(conv.Weight.Value, conv.Bias?.Value, bn, bnPath, folded.Weight.Value, folded.Bias!.Value);
+        FoldRows(conv.Weight.Value, conv.Bias?.Value, bn, folded.Weight.Value, folded.Bias!.Value);
         return folded;
     }
 
     /// <summary>W'[o, :] = W[o, :] * s[o]; b'[o] = b[o] * s[o] + t[o] = (b[o] - mean[o]) * s[o] + beta[o].</summary>
-    private static void FoldRows(Tensor weight, Tensor? bias, BatchNormBase bn, string bnPath, Tensor foldedWeight, Tensor foldedBias)
+    private static void FoldRows(Tensor weight, Tensor? bias, FixedBatchNorm bn, Tensor foldedWeight, Tensor foldedBias)
     {
-        var (scale, shift) = AffineOf(bn, bnPath);
+        var (scale, shift) = bn.Affine();
         int rows = scale.Length, columns = weight.Length / rows;
         var w = weight.ReadOnlySpan;
         var fw = foldedWeight.Span;

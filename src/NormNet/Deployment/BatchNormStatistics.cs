@@ -31,17 +31,18 @@ public static class BatchNormStatistics
     /// the caller still holds from this loader may be overwritten.</param>
     /// <param name="batches">How many batches to average over, at least 1; the loader wraps into the next epoch if needed.</param>
     /// <returns>The number of layers whose statistics were recomputed (0 if the model has no batch norm layer that
-    /// tracks running statistics; nothing is then run). Each such layer ends with
+    /// tracks running statistics; nothing is then run). Frozen layers (<see cref="BatchNormBase.Frozen"/>) keep theirs. Each such layer ends with
     /// <see cref="BatchNormBase.NumBatchesTracked"/> = <paramref name="batches"/>.</returns>
     /// <exception cref="InvalidOperationException">A batch gave non-finite statistics, or a layer did not run exactly
     /// once per forward pass (unused, or shared between places); the running statistics are then left as they were.</exception>
+    /// <exception cref="NotSupportedException">A layer normalizes in virtual batches (<see cref="BatchNormBase.VirtualBatchSize"/>).</exception>
     public static int Recompute(Module model, DataLoader loader, int batches)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loader);
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         var layers = model.NamedModules()
-            .Where(m => m.Module is BatchNormBase { TrackRunningStats: true })
+            .Where(m => m.Module is BatchNormBase { TrackRunningStats: true, Frozen: false })
             .DistinctBy(m => m.Module) // a layer reached twice is checked (and refused) once
             .Select(m => new LayerSums(m.Name, (BatchNormBase)m.Module))
             .ToList();
@@ -84,6 +85,10 @@ public static class BatchNormStatistics
 
         public LayerSums(string name, BatchNormBase layer)
         {
+            if (layer.VirtualBatchSize is { } v)
+                throw new NotSupportedException(
+                    $"{layer.GetType().Name} at '{(name.Length == 0 ? "(root)" : name)}' uses virtual batches of {v}: population statistics are " +
+                    "defined over whole batches; use a layer without virtualBatchSize (the state dict is the same) to compute them.");
             Name = name;
             Layer = layer;
             _meanSum = new double[layer.NumFeatures];

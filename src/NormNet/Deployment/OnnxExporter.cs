@@ -12,7 +12,10 @@ namespace NormNet.Deployment;
 /// </summary>
 /// <remarks>
 /// <para>Layers map to operators as follows: Linear to Gemm (transB = 1); Conv2d to Conv; BatchNorm1d/2d/3d to
-/// BatchNormalization with the running statistics; ReLU, Sigmoid, Tanh to the operators of those names; MaxPool2d to
+/// BatchNormalization with the running statistics, as are FrozenBatchNorm2d, BatchRenorm1d/2d and InstanceNorm1d/2d
+/// with running statistics; InstanceNorm1d/2d without them to InstanceNormalization; GroupNorm to Reshape (N, G, -1),
+/// InstanceNormalization, Reshape back, Mul and Add; LayerNorm (LayerNormalization needs opset 17) to ReduceMean, Sub,
+/// Mul, ReduceMean, Add, Sqrt, Div, then Mul and Add for its affine; ReLU, Sigmoid, Tanh to the operators of those names; MaxPool2d to
 /// MaxPool; AvgPool2d to AveragePool (count_include_pad = 1, PyTorch's default); GlobalAvgPool2d to GlobalAveragePool
 /// then Flatten; Flatten to Flatten (axis 1); Dropout to nothing (it is the identity at inference); Residual to Add
 /// of body and shortcut; ChannelAffine to Mul and Add with (C, 1, ..., 1) constants; Sequential to its children in

@@ -6,8 +6,8 @@ namespace NormNet.Layers;
 /// <remarks>Input is (N, C, H, W) by default; pass <see cref="MemoryFormat.ChannelsLast"/> for (N, H, W, C)
 /// tensors, which use kernels vectorized across channels.</remarks>
 public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true,
-    MemoryFormat memoryFormat = MemoryFormat.ChannelsFirst)
-    : BatchNormBase(numFeatures, eps, momentum, affine, trackRunningStats)
+    MemoryFormat memoryFormat = MemoryFormat.ChannelsFirst, int? virtualBatchSize = null)
+    : BatchNormBase(numFeatures, eps, momentum, affine, trackRunningStats, virtualBatchSize)
 {
     /// <summary>The layout of the input: (N, C, H, W) or channels-last (N, H, W, C).</summary>
     public MemoryFormat MemoryFormat { get; } = memoryFormat;

@@ -18,16 +18,26 @@ namespace NormNet.Layers;
 /// statistics are not finite (or would round to infinity when stored as float) leaves the running statistics and <see cref="NumBatchesTracked"/> unchanged
 /// and increments <see cref="SkippedNonFiniteBatches"/> instead, so one bad batch cannot silently poison
 /// every later prediction.</para>
+/// <para>Ghost batch norm (Hoffer, Hubara and Soudry, 2017): with <see cref="VirtualBatchSize"/> set, training mode
+/// splits each batch into consecutive virtual batches of that many samples and normalizes each with its own
+/// statistics, exactly as if the layer were called on each virtual batch in turn: the running statistics are updated
+/// once per virtual batch, in order, and <see cref="NumBatchesTracked"/> counts virtual batches. (Keras instead
+/// updates once per batch with the average of the virtual batches' moments, so with momentum m and k virtual batches
+/// the new batch weighs m there and 1 - (1 - m)^k here, about k * m: divide the momentum by k to match Keras.) Eval mode is ordinary batch norm with the running statistics: virtual batches are never
+/// used at inference, nor when <c>trackRunningStats</c> is false and the layer is in eval mode.</para>
+/// <para>Frozen (<see cref="Frozen"/>, or <see cref="BatchNormFreezing.Freeze"/> for a whole model): see the property.</para>
 /// </remarks>
 public abstract class BatchNormBase : Module
 {
     private readonly TensorBuffer? _runningMean, _runningVar;
     private readonly Int64Buffer? _numBatchesTracked;
-    private readonly double[] _mean, _invstd, _variance;
+    private readonly TensorBuffer? _weightBuffer, _biasBuffer;
+    private double[] _mean, _invstd, _variance;
     private Tensor? _input, _output, _gradInput;
     private BatchNormShape _shape;
     private bool _usedBatchStatistics;
     private double? _momentum;
+    private int _virtualBatches = 1;
 
     /// <summary>Creates the layer; the arguments and defaults are PyTorch's.</summary>
     /// <param name="numFeatures">C, the number of channels or features.</param>
@@ -35,8 +45,12 @@ public abstract class BatchNormBase : Module
     /// <param name="momentum">Weight of the batch statistics in the running averages; null for a cumulative average.</param>
     /// <param name="affine">Whether to learn a per-channel scale (weight, gamma) and shift (bias, beta).</param>
     /// <param name="trackRunningStats">Whether to keep running statistics for eval mode.</param>
-    protected BatchNormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats)
+    /// <param name="virtualBatchSize">Samples per virtual (ghost) batch in training mode; null (the default) for
+    /// ordinary batch norm. The training batch size must be a multiple of it.</param>
+    protected BatchNormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, int? virtualBatchSize = null)
     {
+        if (virtualBatchSize is { } vbs) ArgumentOutOfRangeException.ThrowIfLessThan(vbs, 1, nameof(virtualBatchSize));
+        VirtualBatchSize = virtualBatchSize;
         ArgumentOutOfRangeException.ThrowIfLessThan(numFeatures, 1);
         if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be non-negative.");
         if (momentum is { } m && !(m >= 0 && m <= 1))
@@ -50,6 +64,8 @@ public abstract class BatchNormBase : Module
         {
             Weight = new Parameter(Tensor.Full(1f, numFeatures), ParameterRole.NormWeight);
             Bias = new Parameter(Tensor.Zeros(numFeatures), ParameterRole.NormBias);
+            _weightBuffer = new TensorBuffer(Weight.Value);
+            _biasBuffer = new TensorBuffer(Bias.Value);
         }
         if (trackRunningStats)
         {
@@ -87,6 +103,29 @@ public abstract class BatchNormBase : Module
     /// <summary>Whether the layer keeps running statistics.</summary>
     public bool TrackRunningStats { get; }
 
+    /// <summary>Whether the layer is frozen for fine-tuning: it then computes its eval-mode function (running
+    /// statistics, never updated) in training mode too, passes no gradient to its weight and bias, and lists them as
+    /// buffers rather than parameters (same state-dict names and order), so an optimizer built afterwards does not
+    /// see them, as torchvision's <c>FrozenBatchNorm2d</c> holds them.</summary>
+    /// <remarks>Unlike <see cref="Module.Eval"/>, freezing is not undone by <see cref="Module.Train"/> (which a
+    /// training loop calls every epoch), concerns only this layer (dropout elsewhere keeps training), and also stops
+    /// the affine from learning: eval mode on a batch norm layer alone still lets gamma and beta receive gradients.
+    /// Freeze before building the optimizer; one built earlier still holds the parameters (their gradients stay zero).</remarks>
+    /// <exception cref="InvalidOperationException">Set to true on a layer without running statistics.</exception>
+    public bool Frozen
+    {
+        get;
+        set
+        {
+            if (value && !TrackRunningStats)
+                throw new InvalidOperationException($"{GetType().Name} has trackRunningStats = false: there are no running statistics to freeze it with.");
+            field = value;
+        }
+    }
+
+    /// <summary>Samples per virtual (ghost) batch in training mode, or null for ordinary batch norm.</summary>
+    public int? VirtualBatchSize { get; }
+
     /// <summary>gamma, shape (C); null when not affine.</summary>
     public Parameter? Weight { get; }
 
@@ -113,14 +152,15 @@ public abstract class BatchNormBase : Module
     /// <summary>Training batches whose statistics were NaN or infinite and so did not update the running statistics.</summary>
     public long SkippedNonFiniteBatches { get; private set; }
 
-    /// <summary>The last training forward's batch mean per channel (double), for experiments and tests.</summary>
-    public ReadOnlySpan<double> BatchMean => _mean;
+    /// <summary>The last training forward's batch mean per channel (double), for experiments and tests; with virtual
+    /// batches, C values per virtual batch, in batch order.</summary>
+    public ReadOnlySpan<double> BatchMean => _mean.AsSpan(0, _virtualBatches * NumFeatures);
 
-    /// <summary>The last training forward's biased batch variance per channel.</summary>
-    public ReadOnlySpan<double> BatchVariance => _variance;
+    /// <summary>The last training forward's biased batch variance per channel (per virtual batch, as <see cref="BatchMean"/>).</summary>
+    public ReadOnlySpan<double> BatchVariance => _variance.AsSpan(0, _virtualBatches * NumFeatures);
 
-    /// <summary>m, the number of values per channel in the last forward's input (N, N * L, N * H * W, ...); 0 before
-    /// the first forward. <c>m / (m - 1)</c> turns <see cref="BatchVariance"/> into the unbiased estimate.</summary>
+    /// <summary>m, the number of values per channel in the last forward's input (N, N * L, N * H * W, ...), or in one
+    /// virtual batch; 0 before the first forward. <c>m / (m - 1)</c> turns <see cref="BatchVariance"/> into the unbiased estimate.</summary>
     public long BatchValuesPerChannel => _shape.PerChannel;
 
     /// <summary>Converts Keras' momentum (weight of the old running value) to PyTorch's (weight of the batch).</summary>
@@ -156,17 +196,28 @@ public abstract class BatchNormBase : Module
     public override Tensor Forward(Tensor input)
     {
         var shape = ViewOf(input);
-        bool useBatch = Training || !TrackRunningStats;
+        bool training = Training && !Frozen;
+        bool useBatch = training || !TrackRunningStats;
+        int groups = training ? VirtualBatchesOf(input) : 1;
+        shape = shape with { Outer = shape.Outer / groups }; // one virtual batch: Outer is N or N * H * W, N divisible
         if (useBatch && shape.PerChannel <= 1) // batch statistics of one value are meaningless (PyTorch raises in eval too when not tracking)
             throw new ArgumentException(
-                $"Expected more than 1 value per channel when training, got input size {input.ShapeString}.", nameof(input));
+                $"Expected more than 1 value per channel when training, got input size {input.ShapeString}" +
+                (groups > 1 ? $" in virtual batches of {VirtualBatchSize}." : "."), nameof(input));
         var output = Reuse(ref _output, input.Dims);
         ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
         ReadOnlySpan<float> beta = Bias is null ? default : Bias.Value.ReadOnlySpan;
         if (useBatch)
         {
-            BatchNorm.TrainingForward(input.ReadOnlySpan, gamma, beta, shape, Eps, output.Span, _mean, _invstd, _variance);
-            if (Training && TrackRunningStats) UpdateRunningStatistics(shape.PerChannel);
+            EnsureStatistics(groups);
+            int c = NumFeatures, size = (int)shape.Elements;
+            for (int i = 0; i < groups; i++)
+            {
+                // each virtual batch is a contiguous slice of the input, normalized with its own statistics
+                BatchNorm.TrainingForward(input.ReadOnlySpan.Slice(i * size, size), gamma, beta, shape, Eps, output.Span.Slice(i * size, size),
+                    _mean.AsSpan(i * c, c), _invstd.AsSpan(i * c, c), _variance.AsSpan(i * c, c));
+                if (training && TrackRunningStats) UpdateRunningStatistics(_mean.AsSpan(i * c, c), _variance.AsSpan(i * c, c), shape.PerChannel);
+            }
         }
         else
         {
@@ -176,7 +227,27 @@ public abstract class BatchNormBase : Module
         _input = input;
         _shape = shape;
         _usedBatchStatistics = useBatch;
+        _virtualBatches = groups;
         return output;
+    }
+
+    /// <summary>How many virtual batches a training input splits into (1 without <see cref="VirtualBatchSize"/>).</summary>
+    private int VirtualBatchesOf(Tensor input)
+    {
+        if (VirtualBatchSize is not { } v) return 1;
+        int n = input.Dim(0);
+        if (n % v != 0)
+            throw new ArgumentException(
+                $"{GetType().Name}: batch size {n} (input {input.ShapeString}) is not a multiple of the virtual batch size {v}.", nameof(input));
+        return n / v;
+    }
+
+    private void EnsureStatistics(int groups)
+    {
+        if (_mean.Length >= groups * NumFeatures) return;
+        _mean = new double[groups * NumFeatures];
+        _invstd = new double[groups * NumFeatures];
+        _variance = new double[groups * NumFeatures];
     }
 
     /// <inheritdoc />
@@ -186,18 +257,23 @@ public abstract class BatchNormBase : Module
         var input = _input!;
         var gradInput = Reuse(ref _gradInput, input.Dims);
         ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
-        Span<float> dgamma = Weight is null ? default : Weight.Grad.Span;
-        Span<float> dbeta = Bias is null ? default : Bias.Grad.Span;
+        Span<float> dgamma = Weight is null || Frozen ? default : Weight.Grad.Span;
+        Span<float> dbeta = Bias is null || Frozen ? default : Bias.Grad.Span;
         if (_usedBatchStatistics)
-            BatchNorm.TrainingBackward(gradOutput.ReadOnlySpan, input.ReadOnlySpan, gamma, _mean, _invstd, _shape,
-                gradInput.Span, dgamma, dbeta);
+        {
+            int c = NumFeatures, size = (int)_shape.Elements;
+            // per virtual batch; dgamma and dbeta accumulate over them
+            for (int i = 0; i < _virtualBatches; i++)
+                BatchNorm.TrainingBackward(gradOutput.ReadOnlySpan.Slice(i * size, size), input.ReadOnlySpan.Slice(i * size, size), gamma,
+                    _mean.AsSpan(i * c, c), _invstd.AsSpan(i * c, c), _shape, gradInput.Span.Slice(i * size, size), dgamma, dbeta);
+        }
         else
             BatchNorm.InferenceBackward(gradOutput.ReadOnlySpan, input.ReadOnlySpan, gamma, RunningMean!.ReadOnlySpan,
                 RunningVar!.ReadOnlySpan, _shape, Eps, gradInput.Span, dgamma, dbeta);
         return gradInput;
     }
 
-    private void UpdateRunningStatistics(long n)
+    private void UpdateRunningStatistics(ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, long n)
     {
         // The check is on the values that would be stored (a finite variance of 1e40 times n / (n - 1), or the
         // momentum update of a huge running value, can still round to infinity in float), so first a dry run.
@@ -208,7 +284,7 @@ public abstract class BatchNormBase : Module
         var rv = _runningVar!.Value.Span;
         for (int c = 0; c < NumFeatures; c++)
         {
-            if (!float.IsFinite(NewMean(rm[c], c, factor)) || !float.IsFinite(NewVariance(rv[c], c, factor, unbias)))
+            if (!float.IsFinite(NewMean(rm[c], mean[c], factor)) || !float.IsFinite(NewVariance(rv[c], variance[c], factor, unbias)))
             {
                 SkippedNonFiniteBatches++;
                 return;
@@ -217,21 +293,22 @@ public abstract class BatchNormBase : Module
         _numBatchesTracked.Value = tracked;
         for (int c = 0; c < NumFeatures; c++)
         {
-            rm[c] = NewMean(rm[c], c, factor);
-            rv[c] = NewVariance(rv[c], c, factor, unbias);
+            rm[c] = NewMean(rm[c], mean[c], factor);
+            rv[c] = NewVariance(rv[c], variance[c], factor, unbias);
         }
     }
 
     // running_mean = (1 - factor) * running_mean + factor * batch_mean, rounded to float as stored
-    private float NewMean(float running, int c, double factor) => (float)((1 - factor) * running + factor * _mean[c]);
+    private static float NewMean(float running, double mean, double factor) => (float)((1 - factor) * running + factor * mean);
 
     // running_var = (1 - factor) * running_var + factor * batch_var * n / (n - 1), rounded to float as stored
-    private float NewVariance(float running, int c, double factor, double unbias) =>
-        (float)((1 - factor) * running + factor * _variance[c] * unbias);
+    private static float NewVariance(float running, double variance, double factor, double unbias) =>
+        (float)((1 - factor) * running + factor * variance * unbias);
 
     /// <inheritdoc />
     protected override IEnumerable<(string Name, Parameter Parameter)> OwnParameters()
     {
+        if (Frozen) yield break;
         if (Weight is not null) yield return ("weight", Weight);
         if (Bias is not null) yield return ("bias", Bias);
     }
@@ -239,6 +316,8 @@ public abstract class BatchNormBase : Module
     /// <inheritdoc />
     protected override IEnumerable<(string Name, Buffer Buffer)> OwnBuffers()
     {
+        if (Frozen && _weightBuffer is not null) yield return ("weight", _weightBuffer);
+        if (Frozen && _biasBuffer is not null) yield return ("bias", _biasBuffer);
         if (_runningMean is not null) yield return ("running_mean", _runningMean);
         if (_runningVar is not null) yield return ("running_var", _runningVar);
         if (_numBatchesTracked is not null) yield return ("num_batches_tracked", _numBatchesTracked);

@@ -34,6 +34,10 @@ public class BenchmarkSmokeTests
         Assert.Contains("bn train-fwd", peer);
         Assert.Contains("step bn=", peer);
         foreach (var shape in Rows.BatchNormShapes) Assert.Contains($"\"{shape}\"", peer);
+        Assert.Contains("torch.nn.GroupNorm(GROUPS, d[1])", peer);
+        Assert.Contains("torch.nn.LayerNorm(d[-1])", peer);
+        Assert.Contains($"GROUPS = {NormRows.Groups}", peer);
+        foreach (var shape in NormRows.GroupNormShapes.Concat(NormRows.LayerNormShapes)) Assert.Contains($"\"{shape}\"", peer);
     }
 
     private static string FindRepoFile(string relative)

@@ -155,6 +155,23 @@ public sealed class BatchNormStatisticsTests
     }
 
     [Fact]
+    public void Recompute_KeepsFrozenLayers_AndRefusesVirtualBatches()
+    {
+        var frozen = new BatchNorm1d(16);
+        var model = new Sequential(new Flatten(), frozen, new ReLU(), new BatchNorm1d(16));
+        RandomizeState(model, 3);
+        frozen.Frozen = true;
+        var loader = new DataLoader(Images(), BatchSize, layout: InputLayout.Image);
+        var before = frozen.StateEntries().Where(e => e.Tensor is not null).Select(e => e.Tensor!.ToArray()).ToArray();
+        Assert.Equal(1, BatchNormStatistics.Recompute(model, loader, 2));
+        Assert.Equal(before, frozen.StateEntries().Where(e => e.Tensor is not null).Select(e => e.Tensor!.ToArray()).ToArray());
+
+        var ghost = new Sequential(new Flatten(), new BatchNorm1d(16, virtualBatchSize: 2));
+        var e = Assert.Throws<NotSupportedException>(() => BatchNormStatistics.Recompute(ghost, loader, 2));
+        Assert.Contains("virtual batches of 2", e.Message);
+    }
+
+    [Fact]
     public void Recompute_OfALayerRunTwicePerForward_FailsAndLeavesTheStatistics()
     {
         var shared = new BatchNorm1d(16);

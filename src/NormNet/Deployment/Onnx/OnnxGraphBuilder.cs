@@ -37,6 +37,16 @@ internal sealed class OnnxGraphBuilder
         return tensor.Name;
     }
 
+    /// <summary>Adds a one-dimensional int64 initializer (e.g. a Reshape target) and returns its name.</summary>
+    public string AddInt64Initializer(string name, params long[] values)
+    {
+        var tensor = new TensorProto { Name = Unique(name), DataType = (int)TensorProto.Types.DataType.Int64 };
+        tensor.Dims.Add(values.Length);
+        tensor.Int64Data.AddRange(values);
+        Graph.Initializer.Add(tensor);
+        return tensor.Name;
+    }
+
     /// <summary>Adds a node with one output and returns the output's name.</summary>
     /// <param name="opType">The ONNX operator, e.g. "Conv".</param>
     /// <param name="path">The state-dict path of the layer it comes from ("" for the root).</param>

@@ -10,7 +10,7 @@ namespace NormNet.Deployment;
 /// the value through the network, so a layer that cannot take its input fails at export with the layer named.</summary>
 /// <remarks>Shapes are NormNet's, with dimension 0 the batch (written as the symbolic "N"); initializers are named by
 /// the state-dict names of the tensors they hold.</remarks>
-internal sealed class OnnxModuleWriter(OnnxGraphBuilder graph)
+internal sealed partial class OnnxModuleWriter(OnnxGraphBuilder graph)
 {
     /// <summary>Writes <paramref name="module"/> applied to value <paramref name="x"/> of shape <paramref name="shape"/>;
     /// returns the output value and its shape.</summary>
@@ -28,8 +28,14 @@ internal sealed class OnnxModuleWriter(OnnxGraphBuilder graph)
                 return WriteLinear(linear, path, x, shape);
             case Conv2d conv:
                 return WriteConv(conv, path, x, shape);
-            case BatchNormBase bn:
-                return WriteBatchNorm(bn, path, x, shape);
+            case GroupNorm groupNorm:
+                return WriteGroupNorm(groupNorm, path, x, shape);
+            case LayerNorm layerNorm:
+                return WriteLayerNorm(layerNorm, path, x, shape);
+            case InstanceNormBase { TrackRunningStats: false } instanceNorm:
+                return WriteInstanceNorm(instanceNorm, path, x, shape);
+            case BatchNormBase or FrozenBatchNorm2d or BatchRenormBase or InstanceNormBase:
+                return WriteBatchNorm(FixedBatchNorm.Of(module, path)!, path, x, shape);
             case ChannelAffine affine:
                 return WriteChannelAffine(affine, path, x, shape);
             case ReLU:
@@ -52,7 +58,7 @@ internal sealed class OnnxModuleWriter(OnnxGraphBuilder graph)
             default:
                 throw new NotSupportedException(
                     $"ONNX export does not support {BatchNormFolding.Describe(module, path)}; supported: Sequential, Residual, Linear, Conv2d, " +
-                    "BatchNorm1d/2d/3d, ChannelAffine, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout.");
+                    "BatchNorm1d/2d/3d, FrozenBatchNorm2d, BatchRenorm1d/2d, GroupNorm, LayerNorm, InstanceNorm1d/2d, ChannelAffine, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout.");
         }
     }
 
@@ -105,39 +111,6 @@ internal sealed class OnnxModuleWriter(OnnxGraphBuilder graph)
         return (y, [shape[0], shape[1], g.OutH, g.OutW]);
     }
 
-    /// <summary>BatchNormalization in inference mode: y = (x - mean) / sqrt(var + epsilon) * scale + B.</summary>
-    private (string, int[]) WriteBatchNorm(BatchNormBase bn, string path, string x, int[] shape)
-    {
-        if (!bn.TrackRunningStats)
-            throw new NotSupportedException(
-                $"ONNX export does not support {BatchNormFolding.Describe(bn, path)} with trackRunningStats = false: it normalizes with batch " +
-                "statistics even in eval mode, and only the inference graph (fixed mean and variance) is exported.");
-        if (bn is BatchNorm2d { MemoryFormat: MemoryFormat.ChannelsLast })
-            throw new NotSupportedException($"ONNX export does not support channels-last {BatchNormFolding.Describe(bn, path)}: ONNX tensors are channels-first.");
-        var (ranks, layout) = bn switch
-        {
-            BatchNorm1d => (new[] { 2, 3 }, "(N, C) or (N, C, L)"),
-            BatchNorm2d => ([4], "(N, C, H, W)"),
-            _ => (new[] { 5 }, "(N, C, D, H, W)"),
-        };
-        Expect(ranks.Contains(shape.Length) && shape[1] == bn.NumFeatures, bn, path, shape, layout.Replace("C", bn.NumFeatures.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
-        int c = bn.NumFeatures;
-        string scale = bn.Weight is null ? graph.AddInitializer($"{path}.unit_weight", Enumerable.Repeat(1f, c).ToArray(), c) : Parameter(path, "weight", bn.Weight.Value);
-        string shift = bn.Bias is null ? graph.AddInitializer($"{path}.zero_bias", new float[c], c) : Parameter(path, "bias", bn.Bias.Value);
-        string mean = Parameter(path, "running_mean", bn.RunningMean!);
-        var runningVar = bn.RunningVar!.ReadOnlySpan;
-        for (int i = 0; i < runningVar.Length; i++)
-            if (runningVar[i] < 0)
-                throw new ArgumentException($"ONNX export: '{BatchNormFolding.Join(path, "running_var")}' holds {runningVar[i]} at element {i}, expected a non-negative variance; refusing to export a broken model.");
-        string variance = Parameter(path, "running_var", bn.RunningVar!);
-        // ONNX momentum is the weight of the OLD running value (1 - PyTorch's); it only matters in training mode, which
-        // is not exported. A cumulative average (momentum null) has no ONNX equivalent: ONNX's default 0.9 is written.
-        float momentum = bn.Momentum is { } m ? (float)(1 - m) : 0.9f;
-        string y = graph.AddNode("BatchNormalization", path, [x, scale, shift, mean, variance],
-            Float("epsilon", (float)bn.Eps), Float("momentum", momentum));
-        return (y, shape);
-    }
-
     /// <summary>y = x * scale + shift with (C, 1, ..., 1) constants that broadcast over (N, C, ...).</summary>
     private (string, int[]) WriteChannelAffine(ChannelAffine affine, string path, string x, int[] shape)
     {
@@ -151,7 +124,7 @@ internal sealed class OnnxModuleWriter(OnnxGraphBuilder graph)
         return (graph.AddNode("Add", path, [scaled, shift]), shape);
     }
 
-    private string Parameter(string path, string name, Tensor value) =>
+    internal string Parameter(string path, string name, Tensor value) =>
         graph.AddInitializer(BatchNormFolding.Join(path, name), value.ReadOnlySpan, [.. value.Shape.Select(d => (long)d)]);
 
     private static ConvGeometry Geometry(Module layer, string path, int[] shape, int kernel, int stride, int padding)
@@ -161,7 +134,7 @@ internal sealed class OnnxModuleWriter(OnnxGraphBuilder graph)
         return g;
     }
 
-    private static void Expect(bool ok, Module layer, string path, int[] shape, string expected)
+    internal static void Expect(bool ok, Module layer, string path, int[] shape, string expected)
     {
         if (!ok)
             throw new ArgumentException(
