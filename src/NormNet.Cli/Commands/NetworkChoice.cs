@@ -17,9 +17,18 @@ namespace NormNet.Cli.Commands;
 /// <param name="InitStd">mlp-sigmoid and mlp: the std of Gaussian initial weights; null for PyTorch's default.</param>
 /// <param name="ModelFile">The model file's path, as given.</param>
 /// <param name="ModelJson">The model file's text.</param>
+/// <param name="Norm">The family's normalization (batch, group, layer, instance, renorm, ghost, none); null: batch when
+/// <paramref name="BatchNorm"/>, else none.</param>
+/// <param name="Groups">group: GroupNorm's group count.</param>
+/// <param name="VirtualBatchSize">ghost: the virtual batch size.</param>
 internal sealed record NetworkChoice(string? Arch, bool BatchNorm, int[]? Hidden, string? Activation, int[]? Channels,
-    int? Width, int? Blocks, double? InitStd, string? ModelFile, string? ModelJson)
+    int? Width, int? Blocks, double? InitStd, string? ModelFile, string? ModelJson, string? Norm = null, int? Groups = null,
+    int? VirtualBatchSize = null)
 {
+    /// <summary>The family's normalization.</summary>
+    public Normalization Normalization => Norm is null ? Normalization.FromBatchNorm(BatchNorm)
+        : Normalization.Parse(Norm, Groups ?? 32, VirtualBatchSize ?? 16);
+
     public static readonly string[] Families = [.. NetworkFamilies.Names];
 
     /// <summary>The input layout the network takes: images stay (C, H, W) for convolutional families and model files.</summary>
@@ -36,10 +45,10 @@ internal sealed record NetworkChoice(string? Arch, bool BatchNorm, int[]? Hidden
             if (ModelJson is not null) return NetworkSpec.Parse(ModelJson, ModelFile ?? "model file");
             return Arch switch
             {
-                "mlp-sigmoid" => NetworkFamilies.MlpSigmoid(BatchNorm),
-                "mlp" => NetworkFamilies.Mlp(Hidden ?? [100, 100, 100], Activation ?? "relu", BatchNorm),
-                "cnn" => NetworkFamilies.Cnn(Channels, batchNorm: BatchNorm),
-                "resnet" => NetworkFamilies.ResNet(Width ?? 16, Blocks is { } b ? [b, b, b] : null, BatchNorm),
+                "mlp-sigmoid" => NetworkFamilies.Mlp([100, 100, 100], "sigmoid", Normalization, "mlp-sigmoid"),
+                "mlp" => NetworkFamilies.Mlp(Hidden ?? [100, 100, 100], Activation ?? "relu", Normalization),
+                "cnn" => NetworkFamilies.Cnn(Channels, 128, Normalization),
+                "resnet" => NetworkFamilies.ResNet(Width ?? 16, Blocks is { } b ? [b, b, b] : null, Normalization),
                 _ => throw new UsageException($"unknown architecture '{Arch}'; expected one of: {string.Join(", ", Families)}."),
             };
         }
@@ -61,5 +70,6 @@ internal sealed record NetworkChoice(string? Arch, bool BatchNorm, int[]? Hidden
 
     public string Describe() => ModelFile is not null
         ? $"model file {ModelFile}"
-        : string.Create(CultureInfo.InvariantCulture, $"{Arch} (BN {(BatchNorm ? "on" : "off")})");
+        : Norm is null ? string.Create(CultureInfo.InvariantCulture, $"{Arch} (BN {(BatchNorm ? "on" : "off")})")
+        : $"{Arch} (norm {Normalization})";
 }

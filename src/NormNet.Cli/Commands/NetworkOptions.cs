@@ -15,6 +15,15 @@ internal sealed class NetworkOptions
 
     public Option<string?> BatchNorm { get; } = new("--bn") { Description = "Batch normalization in the built-in family: on (default) or off." };
 
+    public Option<string?> Norm { get; } = new("--norm")
+    {
+        Description = "The built-in family's normalization: batch (the default), group, layer, instance, renorm, ghost or none (--bn on/off is batch/none).",
+    };
+
+    public Option<int?> Groups { get; } = new("--groups") { Description = "--norm group: the number of groups (default 32; must divide every layer's channels)." };
+
+    public Option<int?> VirtualBatchSize { get; } = new("--virtual-batch-size") { Description = "--norm ghost: the virtual batch size (default 16; must divide --batch-size)." };
+
     public Option<string?> Hidden { get; } = new("--hidden") { Description = "mlp: hidden layer sizes, e.g. 256,128 (default 100,100,100)." };
 
     public Option<string?> Activation { get; } = new("--activation") { Description = "mlp: relu (default), sigmoid or tanh." };
@@ -32,9 +41,10 @@ internal sealed class NetworkOptions
         Arch.AcceptOnlyFromAmong(NetworkChoice.Families);
         BatchNorm.AcceptOnlyFromAmong("on", "off");
         Activation.AcceptOnlyFromAmong("relu", "sigmoid", "tanh");
+        Norm.AcceptOnlyFromAmong([.. Models.Normalization.Names]);
     }
 
-    public IEnumerable<Option> All => [Arch, Model, BatchNorm, Hidden, Activation, Channels, Width, Blocks, InitStd];
+    public IEnumerable<Option> All => [Arch, Model, BatchNorm, Norm, Groups, VirtualBatchSize, Hidden, Activation, Channels, Width, Blocks, InitStd];
 
     public bool AnyGiven(ParseResult r) => All.Any(o => r.GetResult(o) is { Implicit: false });
 
@@ -48,10 +58,14 @@ internal sealed class NetworkOptions
         foreach (var (option, families) in new (Option Option, string[] Families)[]
                  {
                      (Hidden, ["mlp"]), (Activation, ["mlp"]), (Channels, ["cnn"]), (Width, ["resnet"]), (Blocks, ["resnet"]),
-                     (InitStd, ["mlp", "mlp-sigmoid"]), (BatchNorm, NetworkChoice.Families),
+                     (InitStd, ["mlp", "mlp-sigmoid"]), (BatchNorm, NetworkChoice.Families), (Norm, NetworkChoice.Families),
                  })
             if (r.GetResult(option) is { Implicit: false } && !families.Contains(arch))
                 throw new UsageException($"{option.Name} applies to {string.Join(" and ", families)}, not to {arch ?? "a model file"}.");
+        if (r.GetResult(BatchNorm) is { Implicit: false } && r.GetResult(Norm) is { Implicit: false })
+            throw new UsageException("give --norm or --bn, not both (--bn on is --norm batch, --bn off is --norm none).");
+        if (r.GetValue(Groups) is not null && r.GetValue(Norm) != "group") throw new UsageException("--groups applies to --norm group.");
+        if (r.GetValue(VirtualBatchSize) is not null && r.GetValue(Norm) != "ghost") throw new UsageException("--virtual-batch-size applies to --norm ghost.");
         string? json = null;
         if (model is not null)
         {
@@ -60,7 +74,7 @@ internal sealed class NetworkOptions
         }
         return new NetworkChoice(arch, r.GetValue(BatchNorm) != "off", Sizes(r.GetValue(Hidden), Hidden.Name), r.GetValue(Activation),
             Sizes(r.GetValue(Channels), Channels.Name), Positive(r.GetValue(Width), Width.Name), Positive(r.GetValue(Blocks), Blocks.Name),
-            r.GetValue(InitStd), model, json);
+            r.GetValue(InitStd), model, json, r.GetValue(Norm), Positive(r.GetValue(Groups), Groups.Name), Positive(r.GetValue(VirtualBatchSize), VirtualBatchSize.Name));
     }
 
     private static int[]? Sizes(string? text, string name)

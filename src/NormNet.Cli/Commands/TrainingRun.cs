@@ -27,8 +27,13 @@ internal sealed record TrainingRun(Sequential Model, ModelCard Card, DataLoader 
         var card = ModelCard.Describe(train, inputShape, data.Description, standardizer, data.Source, NetworkSpec.Describe(model).ToJson())
             with { FeatureNames = (train as TensorSet)?.FeatureNames ?? [] };
         var layout = settings.Network.LayoutFor(train);
+        // ghost batch norm needs whole virtual batches: every batch full (the epoch's remainder is skipped)
+        var virtualSizes = model.NamedModules().Select(m => m.Module).OfType<BatchNormBase>().Select(b => b.VirtualBatchSize).OfType<int>().Distinct().ToList();
+        foreach (int v in virtualSizes)
+            if (settings.BatchSize % v != 0)
+                throw new UsageException($"--batch-size {settings.BatchSize} is not a multiple of the virtual batch size {v} of ghost batch norm.");
         return new TrainingRun(model, card,
-            new DataLoader(train, settings.BatchSize, settings.Seed, layout: layout, standardizer: standardizer),
+            new DataLoader(train, settings.BatchSize, settings.Seed, dropLast: virtualSizes.Count > 0, layout: layout, standardizer: standardizer),
             Loader(data.Test, card, layout));
     }
 

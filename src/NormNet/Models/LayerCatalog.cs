@@ -25,7 +25,19 @@ internal static class LayerCatalog
     private static readonly ArgDef[] BatchNormArgs =
     [
         Inferred("num_features"), Optional("eps", NonNegativeNumber, 1e-5), Optional("momentum", Fraction, 0.1, allowsNull: true),
-        Optional("affine", Bool, true), Optional("track_running_stats", Bool, true),
+        Optional("affine", Bool, true), Optional("track_running_stats", Bool, true), Optional("virtual_batch_size", PositiveInt, null, allowsNull: true),
+    ];
+
+    private static readonly ArgDef[] InstanceNormArgs =
+    [
+        Inferred("num_features"), Optional("eps", NonNegativeNumber, 1e-5), Optional("momentum", Fraction, 0.1),
+        Optional("affine", Bool, false), Optional("track_running_stats", Bool, false),
+    ];
+
+    private static readonly ArgDef[] RenormArgs =
+    [
+        Inferred("num_features"), Optional("eps", NonNegativeNumber, 1e-5), Optional("momentum", Fraction, 0.1),
+        Optional("affine", Bool, true), Optional("r_max", NonNegativeNumber, 3.0), Optional("d_max", NonNegativeNumber, 5.0),
     ];
 
     /// <summary>Every layer type, in the order the documentation lists them.</summary>
@@ -50,11 +62,40 @@ internal static class LayerCatalog
             c => new Conv2d(c.Int("in_channels"), c.Int("out_channels"), c.Int("kernel_size"), c.Int("stride"), c.Int("padding"), c.Bool("bias"), c.Rng),
             (m, _) => [m.InChannels, m.OutChannels, m.KernelSize, m.Stride, m.Padding, m.Bias is not null]),
         BatchNorm<BatchNorm1d>("BatchNorm1d", [1, 2], "(features) or (channels, length)",
-            (n, eps, momentum, affine, track) => new BatchNorm1d(n, eps, momentum, affine, track)),
+            (n, eps, momentum, affine, track, v) => new BatchNorm1d(n, eps, momentum, affine, track, v)),
         BatchNorm<BatchNorm2d>("BatchNorm2d", [3], "(channels, height, width)",
-            (n, eps, momentum, affine, track) => new BatchNorm2d(n, eps, momentum, affine, track)),
+            (n, eps, momentum, affine, track, v) => new BatchNorm2d(n, eps, momentum, affine, track, virtualBatchSize: v)),
         BatchNorm<BatchNorm3d>("BatchNorm3d", [4], "(channels, depth, height, width)",
-            (n, eps, momentum, affine, track) => new BatchNorm3d(n, eps, momentum, affine, track)),
+            (n, eps, momentum, affine, track, v) => new BatchNorm3d(n, eps, momentum, affine, track, v)),
+        Leaf<BatchRenorm1d>("BatchRenorm1d", RenormArgs, c => Channels(c, [1, 2], "(features) or (channels, length)", "num_features"),
+            c => new BatchRenorm1d(c.Int("num_features"), c.Number("eps"), c.Number("momentum"), c.Bool("affine"), c.Number("r_max"), c.Number("d_max")),
+            (m, path) => m.Schedule is null ? [m.NumFeatures, m.Eps, m.Momentum, m.Affine, m.RMax, m.DMax] : throw Scheduled(path)),
+        Leaf<BatchRenorm2d>("BatchRenorm2d", RenormArgs, c => Channels(c, [3], "(channels, height, width)", "num_features"),
+            c => new BatchRenorm2d(c.Int("num_features"), c.Number("eps"), c.Number("momentum"), c.Bool("affine"), c.Number("r_max"), c.Number("d_max")),
+            (m, path) => m.Schedule is null ? [m.NumFeatures, m.Eps, m.Momentum, m.Affine, m.RMax, m.DMax] : throw Scheduled(path)),
+        Leaf<FrozenBatchNorm2d>("FrozenBatchNorm2d", [Inferred("num_features"), Optional("eps", NonNegativeNumber, 1e-5)],
+            c => Channels(c, [3], "(channels, height, width)", "num_features"),
+            c => new FrozenBatchNorm2d(c.Int("num_features"), c.Number("eps")), (m, _) => [m.NumFeatures, m.Eps]),
+        Leaf<GroupNorm>("GroupNorm", [Required("num_groups", PositiveInt), Inferred("num_channels"), Optional("eps", NonNegativeNumber, 1e-5), Optional("affine", Bool, true)],
+            c =>
+            {
+                var output = Channels(c, [1, 2, 3], "(channels), (channels, length) or (channels, height, width)", "num_channels");
+                if (c.Int("num_channels") % c.Int("num_groups") != 0)
+                    throw c.Error($"num_channels {c.Int("num_channels")} is not divisible by num_groups {c.Int("num_groups")}");
+                return output;
+            },
+            c => new GroupNorm(c.Int("num_groups"), c.Int("num_channels"), c.Number("eps"), c.Bool("affine")),
+            (m, _) => [m.NumGroups, m.NumChannels, m.Eps, m.Affine]),
+        Leaf<LayerNorm>("LayerNorm", [Optional("eps", NonNegativeNumber, 1e-5), Optional("elementwise_affine", Bool, true), Optional("bias", Bool, true)],
+            c => c.Input, // normalized over the whole sample: normalized_shape is the layer's input shape
+            c => new LayerNorm(c.Input, c.Number("eps"), c.Bool("elementwise_affine"), c.Bool("bias")),
+            (m, _) => [m.Eps, m.ElementwiseAffine, m.Bias is not null || !m.ElementwiseAffine]),
+        Leaf<InstanceNorm1d>("InstanceNorm1d", InstanceNormArgs, c => Channels(c, [2], "(channels, length)", "num_features"),
+            c => new InstanceNorm1d(c.Int("num_features"), c.Number("eps"), c.Number("momentum"), c.Bool("affine"), c.Bool("track_running_stats")),
+            (m, _) => [m.NumFeatures, m.Eps, m.Momentum, m.Affine, m.TrackRunningStats]),
+        Leaf<InstanceNorm2d>("InstanceNorm2d", InstanceNormArgs, c => Channels(c, [3], "(channels, height, width)", "num_features"),
+            c => new InstanceNorm2d(c.Int("num_features"), c.Number("eps"), c.Number("momentum"), c.Bool("affine"), c.Bool("track_running_stats")),
+            (m, _) => [m.NumFeatures, m.Eps, m.Momentum, m.Affine, m.TrackRunningStats]),
         Pool<MaxPool2d>("MaxPool2d", (k, s, p) => new MaxPool2d(k, s, p)),
         Pool<AvgPool2d>("AvgPool2d", (k, s, p) => new AvgPool2d(k, s, p)),
         Leaf<GlobalAvgPool2d>("GlobalAvgPool2d", [],
@@ -90,19 +131,26 @@ internal static class LayerCatalog
         Func<T, string, object?[]> describe) where T : Module =>
         new(type, typeof(T), args, infer, c => create(c), (m, path) => describe((T)m, path));
 
-    private static LayerKind BatchNorm<T>(string type, int[] ranks, string layout, Func<int, double, double?, bool, bool, T> create)
+    private static LayerKind BatchNorm<T>(string type, int[] ranks, string layout, Func<int, double, double?, bool, bool, int?, T> create)
         where T : BatchNormBase =>
         Leaf<T>(type, BatchNormArgs,
-            c =>
-            {
-                c.ExpectRank(ranks, layout);
-                c.InferSize("num_features", c.Input[0], "channels");
-                return c.Input;
-            },
-            c => create(c.Int("num_features"), c.Number("eps"), c.NumberOrNull("momentum"), c.Bool("affine"), c.Bool("track_running_stats")),
+            c => Channels(c, ranks, layout, "num_features"),
+            c => create(c.Int("num_features"), c.Number("eps"), c.NumberOrNull("momentum"), c.Bool("affine"), c.Bool("track_running_stats"), c.IntOrNull("virtual_batch_size")),
             (m, path) => m is BatchNorm2d { MemoryFormat: MemoryFormat.ChannelsLast }
                 ? throw new NotSupportedException($"NetworkSpec.Describe: BatchNorm2d at '{path}' is channels-last; network descriptions hold (N, C, H, W) layers only.")
-                : [m.NumFeatures, m.Eps, m.Momentum, m.Affine, m.TrackRunningStats]);
+                : [m.NumFeatures, m.Eps, m.Momentum, m.Affine, m.TrackRunningStats, m.VirtualBatchSize]);
+
+    /// <summary>A per-channel layer's shape rule: the input of one of <paramref name="ranks"/> passes through, its first
+    /// dimension (channels) filling in <paramref name="sizeName"/>.</summary>
+    private static int[] Channels(LayerContext c, int[] ranks, string layout, string sizeName)
+    {
+        c.ExpectRank(ranks, layout);
+        c.InferSize(sizeName, c.Input[0], "channels");
+        return c.Input;
+    }
+
+    private static NotSupportedException Scheduled(string path) =>
+        new($"NetworkSpec.Describe: the BatchRenorm at '{path}' ramps rMax/dMax over steps; network descriptions hold fixed r_max and d_max only.");
 
     private static LayerKind Pool<T>(string type, Func<int, int?, int, T> create) where T : Pool2d =>
         Leaf<T>(type, PoolArgs,

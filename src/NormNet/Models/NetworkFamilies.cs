@@ -13,7 +13,7 @@ public static class NetworkFamilies
     /// <summary>The family names accepted by <see cref="Create"/>.</summary>
     public static readonly IReadOnlyList<string> Names = ["mlp-sigmoid", "mlp", "cnn", "resnet"];
 
-    /// <summary>The hidden activations of <see cref="Mlp"/>.</summary>
+    /// <summary>The hidden activations of <c>Mlp</c>.</summary>
     public static readonly IReadOnlyList<string> Activations = ["relu", "sigmoid", "tanh"];
 
     /// <summary>A family with its default settings: mlp-sigmoid (the paper's three sigmoid layers of 100), mlp (the same
@@ -56,8 +56,14 @@ public static class NetworkFamilies
     /// <param name="activation">relu, sigmoid or tanh.</param>
     /// <param name="batchNorm">Whether to put BatchNorm1d between each hidden Linear and its activation.</param>
     /// <param name="source">The name errors give for the description.</param>
-    public static NetworkSpec Mlp(IReadOnlyList<int> hidden, string activation = "relu", bool batchNorm = true, string source = "mlp")
+    public static NetworkSpec Mlp(IReadOnlyList<int> hidden, string activation = "relu", bool batchNorm = true, string source = "mlp") =>
+        Mlp(hidden, activation, Normalization.FromBatchNorm(batchNorm), source);
+
+    /// <summary>A multilayer perceptron with <paramref name="norm"/> between each hidden Linear and its activation (see the
+    /// other overload).</summary>
+    public static NetworkSpec Mlp(IReadOnlyList<int> hidden, string activation, Normalization norm, string source = "mlp")
     {
+        ArgumentNullException.ThrowIfNull(norm);
         ArgumentNullException.ThrowIfNull(hidden);
         CheckSizes(hidden, nameof(hidden));
         string type = activation switch
@@ -71,7 +77,7 @@ public static class NetworkFamilies
         foreach (int size in hidden)
         {
             layers.Add(Layer("Linear", ("out_features", size)));
-            if (batchNorm) layers.Add(Layer("BatchNorm1d"));
+            if (norm.AfterLinear() is { } n) layers.Add(n);
             layers.Add(Layer(type));
         }
         layers.Add(Layer("Linear", ("out_features", ArgDef.Outputs)));
@@ -85,8 +91,13 @@ public static class NetworkFamilies
     /// <param name="channels">The convolutions' output channels; null gives [32, 64].</param>
     /// <param name="hidden">The width of the hidden fully connected layer.</param>
     /// <param name="batchNorm">Whether to put batch norm after each convolution and the hidden Linear.</param>
-    public static NetworkSpec Cnn(IReadOnlyList<int>? channels = null, int hidden = 128, bool batchNorm = true)
+    public static NetworkSpec Cnn(IReadOnlyList<int>? channels = null, int hidden = 128, bool batchNorm = true) =>
+        Cnn(channels, hidden, Normalization.FromBatchNorm(batchNorm));
+
+    /// <summary>The convolutional network with <paramref name="norm"/> after each convolution and the hidden Linear.</summary>
+    public static NetworkSpec Cnn(IReadOnlyList<int>? channels, int hidden, Normalization norm)
     {
+        ArgumentNullException.ThrowIfNull(norm);
         channels ??= [32, 64];
         if (channels.Count == 0) throw new ArgumentException("Expected at least one convolution's channels, got none.", nameof(channels));
         CheckSizes(channels, nameof(channels));
@@ -95,13 +106,13 @@ public static class NetworkFamilies
         foreach (int c in channels)
         {
             layers.Add(Layer("Conv2d", ("out_channels", c), ("kernel_size", 3), ("padding", 1)));
-            if (batchNorm) layers.Add(Layer("BatchNorm2d"));
+            if (norm.AfterConv() is { } n) layers.Add(n);
             layers.Add(Layer("ReLU"));
             layers.Add(Layer("MaxPool2d", ("kernel_size", 2)));
         }
         layers.Add(Layer("Flatten"));
         layers.Add(Layer("Linear", ("out_features", hidden)));
-        if (batchNorm) layers.Add(Layer("BatchNorm1d"));
+        if (norm.AfterLinear() is { } fc) layers.Add(fc);
         layers.Add(Layer("ReLU"));
         layers.Add(Layer("Linear", ("out_features", ArgDef.Outputs)));
         return new NetworkSpec(layers, "cnn");
@@ -114,14 +125,19 @@ public static class NetworkFamilies
     /// <param name="width">The stem's and the first stage's channels.</param>
     /// <param name="blocks">The number of blocks per stage; null gives [1, 1, 1].</param>
     /// <param name="batchNorm">Whether to put BatchNorm2d after every convolution.</param>
-    public static NetworkSpec ResNet(int width = 16, IReadOnlyList<int>? blocks = null, bool batchNorm = true)
+    public static NetworkSpec ResNet(int width = 16, IReadOnlyList<int>? blocks = null, bool batchNorm = true) =>
+        ResNet(width, blocks, Normalization.FromBatchNorm(batchNorm));
+
+    /// <summary>The small ResNet with <paramref name="norm"/> after every convolution.</summary>
+    public static NetworkSpec ResNet(int width, IReadOnlyList<int>? blocks, Normalization norm)
     {
+        ArgumentNullException.ThrowIfNull(norm);
         blocks ??= [1, 1, 1];
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         if (blocks.Count == 0) throw new ArgumentException("Expected at least one stage, got none.", nameof(blocks));
         CheckSizes(blocks, nameof(blocks));
         var layers = new List<LayerSpec>();
-        layers.AddRange(ConvNorm(width, 3, 1, batchNorm));
+        layers.AddRange(ConvNorm(width, 3, 1, norm));
         layers.Add(Layer("ReLU"));
         int channels = width;
         for (int stage = 0; stage < blocks.Count; stage++)
@@ -129,7 +145,7 @@ public static class NetworkFamilies
             int stageWidth = checked(width << stage);
             for (int b = 0; b < blocks[stage]; b++)
             {
-                layers.Add(Block(channels, stageWidth, stage > 0 && b == 0 ? 2 : 1, batchNorm));
+                layers.Add(Block(channels, stageWidth, stage > 0 && b == 0 ? 2 : 1, norm));
                 layers.Add(Layer("ReLU"));
                 channels = stageWidth;
             }
@@ -153,23 +169,23 @@ public static class NetworkFamilies
         };
     }
 
-    private static LayerSpec Block(int inChannels, int outChannels, int stride, bool batchNorm)
+    private static LayerSpec Block(int inChannels, int outChannels, int stride, Normalization norm)
     {
-        var body = new List<LayerSpec>(ConvNorm(outChannels, 3, stride, batchNorm)) { Layer("ReLU") };
-        body.AddRange(ConvNorm(outChannels, 3, 1, batchNorm));
-        var shortcut = stride == 1 && inChannels == outChannels ? [] : ConvNorm(outChannels, 1, stride, batchNorm);
+        var body = new List<LayerSpec>(ConvNorm(outChannels, 3, stride, norm)) { Layer("ReLU") };
+        body.AddRange(ConvNorm(outChannels, 3, 1, norm));
+        var shortcut = stride == 1 && inChannels == outChannels ? [] : ConvNorm(outChannels, 1, stride, norm);
         return LayerSpec.Create(LayerCatalog.Find("Residual")!, new Dictionary<string, object?>(),
             new Dictionary<string, IReadOnlyList<LayerSpec>> { ["body"] = body, ["shortcut"] = shortcut });
     }
 
-    /// <summary>A k x k convolution (padding k / 2, no bias before batch norm) and, when on, its BatchNorm2d.</summary>
-    private static List<LayerSpec> ConvNorm(int channels, int kernel, int stride, bool batchNorm)
+    /// <summary>A k x k convolution (padding k / 2, no bias before a normalization's shift) and its normalization, if any.</summary>
+    private static List<LayerSpec> ConvNorm(int channels, int kernel, int stride, Normalization norm)
     {
-        var conv = Layer("Conv2d", ("out_channels", channels), ("kernel_size", kernel), ("stride", stride), ("padding", kernel / 2), ("bias", !batchNorm));
-        return batchNorm ? [conv, Layer("BatchNorm2d")] : [conv];
+        var conv = Layer("Conv2d", ("out_channels", channels), ("kernel_size", kernel), ("stride", stride), ("padding", kernel / 2), ("bias", !norm.RemovesBias(true)));
+        return norm.AfterConv() is { } n ? [conv, n] : [conv];
     }
 
-    private static LayerSpec Layer(string type, params (string Name, object? Value)[] args) =>
+    internal static LayerSpec Layer(string type, params (string Name, object? Value)[] args) =>
         LayerSpec.Create(LayerCatalog.Find(type)!, args.ToDictionary(a => a.Name, a => a.Value));
 
     private static void CheckSizes(IReadOnlyList<int> sizes, string name)
