@@ -20,6 +20,8 @@ internal static class Compare
         string filter = options.Get("--filter") ?? "";
         string python = options.Get("--python") ?? "/usr/bin/python3";
         string peer = FindPeerScript();
+        var sanity = PeerSanity.Read(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(peer)))!, "BENCHMARKS.md"));
+        var warnings = new List<string>();
         var report = new StringBuilder();
         report.AppendLine($"Machine: {Environment.ProcessorCount} logical CPUs, {RuntimeInformationLine()}; date {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {rounds} alternating rounds; medians of per-round medians.");
         report.AppendLine();
@@ -48,11 +50,19 @@ internal static class Compare
                 double a = Median(ours[id]);
                 string b = theirs.TryGetValue(id, out var t) ? RowRunner.Format(Median(t)) : "n/a";
                 string ratio = theirs.ContainsKey(id) ? (Median(theirs[id]) / a).ToString("F2", CultureInfo.InvariantCulture) + "x" : "n/a";
+                if (theirs.ContainsKey(id) && sanity.Check(threads, id, Median(theirs[id])) is { } warning)
+                {
+                    warnings.Add(warning);
+                    Console.Error.WriteLine(warning);
+                    ratio += " (suspect)";
+                }
                 string gbs = bytes[id] > 0 ? (bytes[id] / (a * 1e-3) / 1e9).ToString("F1", CultureInfo.InvariantCulture) : "";
                 string frac = bytes[id] > 0 ? (100 * bytes[id] / (a * 1e-3) / 1e9 / triad).ToString("F0", CultureInfo.InvariantCulture) + "%" : "";
                 report.AppendLine($"| {id} | {RowRunner.Format(a)} | {b} | {ratio} | {gbs} | {frac} | {allocated.GetValueOrDefault(id):0} |");
             }
             report.AppendLine();
+            foreach (string w in warnings) report.AppendLine(w).AppendLine();
+            warnings.Clear();
         }
         if (args.Contains("--mnist")) Mnist(report, threadCounts[0], python);
         Console.Write(report.ToString());
@@ -110,8 +120,22 @@ internal static class Compare
 
     private static string RunSelf(string arguments)
     {
-        string dll = typeof(Compare).Assembly.Location;
-        return RunProcess(Environment.ProcessPath!, $"\"{dll}\" {arguments}");
+        var (file, args) = SelfInvocation(Environment.ProcessPath!, typeof(Compare).Assembly.Location, arguments);
+        return RunProcess(file, args);
+    }
+
+    /// <summary>How to start this benchmark again with <paramref name="arguments"/>. Under <c>dotnet run</c> (or
+    /// ./NormNet.Bench) this process is the apphost, which takes the arguments alone: given the dll path as well,
+    /// the child saw it as its first argument, fell through to BenchmarkDotNet and printed no JSON. Under
+    /// <c>dotnet NormNet.Bench.dll</c> (or a test host) the dotnet host runs the dll.</summary>
+    internal static (string File, string Arguments) SelfInvocation(string processPath, string dll, string arguments)
+    {
+        string apphost = Path.ChangeExtension(dll, OperatingSystem.IsWindows() ? ".exe" : null);
+        if (string.Equals(Path.GetFullPath(processPath), Path.GetFullPath(apphost), StringComparison.Ordinal)) return (processPath, arguments);
+        string host = Path.GetFileNameWithoutExtension(processPath).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
+            ? processPath
+            : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        return (host, $"\"{dll}\" {arguments}");
     }
 
     private static string RunProcess(string file, string arguments)

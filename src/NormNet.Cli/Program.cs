@@ -10,9 +10,20 @@ namespace NormNet.Cli
     /// (0 ok, 1 failed, 2 bad usage), printing one line and no stack trace.</summary>
     internal static class Cli
     {
-        public static RootCommand Build()
+        /// <summary>The command's name in every usage line, whatever the executable is called (NormNet.Cli.dll under
+        /// dotnet run, the bench's own dll, or the installed tool's shim).</summary>
+        public const string Name = "normnet";
+
+        /// <summary>The root command. A plain <see cref="Command"/> named <see cref="Name"/> with the help and version
+        /// options a <see cref="RootCommand"/> would add: RootCommand takes its name from the executable's file name
+        /// (NormNet.Cli) and cannot be renamed.</summary>
+        public static Command Build()
         {
-            var root = new RootCommand("NormNet: train, evaluate and export networks with batch normalization, and reproduce the BN paper's claims.");
+            var root = new Command(Name, "NormNet: train, evaluate and export networks with batch normalization, and reproduce the BN paper's claims.")
+            {
+                new System.CommandLine.Help.HelpOption(),
+                new VersionOption(),
+            };
             root.Subcommands.Add(TrainCommand.Create());
             root.Subcommands.Add(EvalCommand.Create());
             root.Subcommands.Add(ExperimentCommand.Create());
@@ -27,8 +38,8 @@ namespace NormNet.Cli
             var parse = Build().Parse(args);
             if (parse.Errors.Count > 0)
             {
-                string message = string.Join(' ', parse.Errors[0].Message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(p => p.Trim()));
-                error.WriteLine($"normnet: {message} (see 'normnet {string.Join(' ', CommandPath(parse))} --help')");
+                string message = string.Join(' ', FirstError(parse).Message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(p => p.Trim()));
+                error.WriteLine($"normnet: {message} (see '{string.Join(' ', CommandPath(parse))} --help')");
                 return 2;
             }
             var output = Console.Out;
@@ -68,10 +79,21 @@ namespace NormNet.Cli
             return code;
         }
 
+        /// <summary>The error to report: one that names a word the parser did not recognize, when there is one (for
+        /// <c>normnet frobnicate</c> the first error is "Required command was not provided", which names nothing).</summary>
+        private static System.CommandLine.Parsing.ParseError FirstError(ParseResult parse)
+        {
+            foreach (string token in parse.UnmatchedTokens)
+                foreach (var e in parse.Errors)
+                    if (e.Message.Contains($"'{token}'", StringComparison.Ordinal)) return e;
+            return parse.Errors[0];
+        }
+
+        /// <summary>The names from the root to the command that was parsed, e.g. normnet export onnx.</summary>
         private static IEnumerable<string> CommandPath(ParseResult parse)
         {
             var names = new List<string>();
-            for (var r = parse.CommandResult; r is not null && r.Command is not RootCommand; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            for (var r = parse.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
                 names.Insert(0, r.Command.Name);
             return names;
         }

@@ -3,6 +3,7 @@
 using NormNet;
 using NormNet.Data;
 using NormNet.Deployment;
+using NormNet.Images;
 using NormNet.Layers;
 using NormNet.Models;
 using NormNet.Optim;
@@ -147,5 +148,21 @@ public sealed class ReadmeExamples : IDisposable
         Console.WriteLine(OnnxModelInfo.Read("cnn.onnx"));  // ONNX IR 8, opset 15, NormNet ...: input (N, 1, 28, 28) -> output (N, 10); ...
         Assert.True(File.Exists("cnn.onnx") && File.Exists("cnn-folded.onnx"));
         Assert.DoesNotContain(folded.NamedModules(), m => m.Module is BatchNormBase);
+    }
+
+    [Fact]
+    public void ImagesPackage()
+    {
+        foreach (var (cls, colour) in new[] { ("cat", SkiaSharp.SKColors.Red), ("dog", SkiaSharp.SKColors.Blue) })
+        {
+            Directory.CreateDirectory(Path.Combine("photos", cls));
+            using var bitmap = new SkiaSharp.SKBitmap(20, 10);
+            bitmap.Erase(colour);
+            using var png = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(Path.Combine("photos", cls, "1.png"), png.ToArray());
+        }
+        var photos = ImageFolder.Read("photos", new ImageFolderOptions { Size = new ImageSize(64, 64) }).Images;  // an ImageSet
+        Assert.Equal(2, photos.Count);
+        Assert.Equal(["cat", "dog"], photos.ClassNames);
     }
 }

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace NormNet.Tests;
 
-/// <summary>Keeps README.md's C# examples compiling: each block's lines must appear, in order, in ReadmeExamples.cs,
+/// <summary>Keeps the C# examples of README.md and of each package's README compiling: each block's lines must appear, in order, in ReadmeExamples.cs,
 /// which is compiled and run with the tests.</summary>
 public class ReadmeTests
 {
@@ -16,13 +16,18 @@ public class ReadmeTests
         throw new FileNotFoundException(relative);
     }
 
-    [Fact]
-    public void EveryCSharpBlockOfTheReadme_IsInTheCompiledExamples()
+    [Theory]
+    [InlineData("README.md", 4)]
+    [InlineData("src/NormNet/README.md", 1)]
+    [InlineData("src/NormNet.Onnx/README.md", 1)]
+    [InlineData("src/NormNet.Samples/README.md", 1)]
+    [InlineData("src/NormNet.Images/README.md", 1)]
+    public void EveryCSharpBlockOfTheReadme_IsInTheCompiledExamples(string file, int minBlocks)
     {
-        string readme = File.ReadAllText(RepoFile("README.md"));
+        string readme = File.ReadAllText(RepoFile(file));
         var examples = File.ReadAllLines(RepoFile(Path.Combine("tests", "NormNet.Tests", "ReadmeExamples.cs"))).Select(l => l.Trim()).ToList();
         var blocks = Regex.Matches(readme, "```csharp\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value).ToList();
-        Assert.True(blocks.Count >= 4, $"expected the README's C# examples, found {blocks.Count}");
+        Assert.True(blocks.Count >= minBlocks, $"expected {file}'s C# examples, found {blocks.Count}");
         foreach (var block in blocks)
         {
             int at = 0;

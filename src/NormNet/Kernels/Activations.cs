@@ -26,29 +26,37 @@ public static unsafe class Activations
         public float* X, Y, Dy, Dx;
         public long Length;
         public Kind Kind;
+        public SimdWidth Width;
     }
 
     // x, y: (n)
     /// <summary>y = f(x).</summary>
-    public static void Forward(Kind kind, ReadOnlySpan<float> x, Span<float> y)
+    public static void Forward(Kind kind, ReadOnlySpan<float> x, Span<float> y) => Forward(SimdDispatch.Widest, kind, x, y);
+
+    /// <summary><see cref="Forward(Kind, ReadOnlySpan{float}, Span{float})"/> at a chosen width (tests run every width).</summary>
+    internal static void Forward(SimdWidth width, Kind kind, ReadOnlySpan<float> x, Span<float> y)
     {
         if (x.Length != y.Length) throw new ArgumentException($"Activation: x has {x.Length} elements, y has {y.Length}.");
         fixed (float* px = x, py = y)
         {
-            var a = new Args { X = px, Y = py, Length = x.Length, Kind = kind };
+            var a = new Args { X = px, Y = py, Length = x.Length, Kind = kind, Width = width };
             Parallelism.For(Chunks(x.Length), &a, &ForwardChunk);
         }
     }
 
     // dy, x, y, dx: (n); ReLU reads x, sigmoid and tanh read y
     /// <summary>dx = dy * f'(x): ReLU dx = dy * (x &gt; 0); sigmoid dx = dy * y * (1 - y); tanh dx = dy * (1 - y^2).</summary>
-    public static void Backward(Kind kind, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> dx)
+    public static void Backward(Kind kind, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> dx) =>
+        Backward(SimdDispatch.Widest, kind, dy, x, y, dx);
+
+    /// <summary><see cref="Backward(Kind, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> at a chosen width.</summary>
+    internal static void Backward(SimdWidth width, Kind kind, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> dx)
     {
         if (dy.Length != dx.Length || x.Length != dx.Length || y.Length != dx.Length)
             throw new ArgumentException($"Activation backward: lengths dy {dy.Length}, x {x.Length}, y {y.Length}, dx {dx.Length} differ.");
         fixed (float* pdy = dy, px = x, py = y, pdx = dx)
         {
-            var a = new Args { Dy = pdy, X = px, Y = py, Dx = pdx, Length = dx.Length, Kind = kind };
+            var a = new Args { Dy = pdy, X = px, Y = py, Dx = pdx, Length = dx.Length, Kind = kind, Width = width };
             Parallelism.For(Chunks(dx.Length), &a, &BackwardChunk);
         }
     }
@@ -59,18 +67,24 @@ public static unsafe class Activations
     {
         var a = (Args*)state;
         long i0 = (long)chunk * ChunkElements, n = Math.Min(ChunkElements, a->Length - i0);
-        if (Vector512.IsHardwareAccelerated) Forward<Simd512, Vector512<float>>(a->Kind, a->X + i0, a->Y + i0, n);
-        else if (Vector256.IsHardwareAccelerated) Forward<Simd256, Vector256<float>>(a->Kind, a->X + i0, a->Y + i0, n);
-        else Forward<SimdScalar, float>(a->Kind, a->X + i0, a->Y + i0, n);
+        SimdDispatch.Run(a->Width, new ForwardOp(a->Kind, a->X + i0, a->Y + i0, n));
+    }
+
+    private readonly struct ForwardOp(Kind kind, float* x, float* y, long n) : ISimdOperation
+    {
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Forward<TS, TV>(kind, x, y, n);
     }
 
     private static void BackwardChunk(void* state, int chunk)
     {
         var a = (Args*)state;
         long i0 = (long)chunk * ChunkElements, n = Math.Min(ChunkElements, a->Length - i0);
-        if (Vector512.IsHardwareAccelerated) Backward<Simd512, Vector512<float>>(a->Kind, a->Dy + i0, a->X + i0, a->Y + i0, a->Dx + i0, n);
-        else if (Vector256.IsHardwareAccelerated) Backward<Simd256, Vector256<float>>(a->Kind, a->Dy + i0, a->X + i0, a->Y + i0, a->Dx + i0, n);
-        else Backward<SimdScalar, float>(a->Kind, a->Dy + i0, a->X + i0, a->Y + i0, a->Dx + i0, n);
+        SimdDispatch.Run(a->Width, new BackwardOp(a->Kind, a->Dy + i0, a->X + i0, a->Y + i0, a->Dx + i0, n));
+    }
+
+    private readonly struct BackwardOp(Kind kind, float* dy, float* x, float* y, float* dx, long n) : ISimdOperation
+    {
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Backward<TS, TV>(kind, dy, x, y, dx, n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -14,9 +14,17 @@ public static unsafe partial class BatchNorm
     public static void InferenceForward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, BatchNormShape shape, double eps, Span<float> y)
     {
-        if (Simd512.IsSupported) InferenceForward<Simd512, Vector512<float>>(x, gamma, beta, runningMean, runningVar, shape, eps, y);
-        else if (Simd256.IsSupported) InferenceForward<Simd256, Vector256<float>>(x, gamma, beta, runningMean, runningVar, shape, eps, y);
-        else InferenceForward<SimdScalar, float>(x, gamma, beta, runningMean, runningVar, shape, eps, y);
+        SimdDispatch.Run(new InferenceForwardOp(x, gamma, beta, runningMean, runningVar, shape, eps, y));
+    }
+
+    private readonly ref struct InferenceForwardOp(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, BatchNormShape shape, double eps, Span<float> y) : ISimdOperation
+    {
+        private readonly ReadOnlySpan<float> _x = x, _gamma = gamma, _beta = beta, _runningMean = runningMean, _runningVar = runningVar;
+        private readonly Span<float> _y = y;
+
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct =>
+            InferenceForward<TS, TV>(_x, _gamma, _beta, _runningMean, _runningVar, shape, eps, _y);
     }
 
     // dy, x, dx: (N, C, S); gamma: (C) or empty; runningMean, runningVar: (C); dgamma, dbeta: (C) accumulated, or empty.
@@ -26,9 +34,18 @@ public static unsafe partial class BatchNorm
         ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, BatchNormShape shape, double eps,
         Span<float> dx, Span<float> dgamma, Span<float> dbeta)
     {
-        if (Simd512.IsSupported) InferenceBackward<Simd512, Vector512<float>>(dy, x, gamma, runningMean, runningVar, shape, eps, dx, dgamma, dbeta);
-        else if (Simd256.IsSupported) InferenceBackward<Simd256, Vector256<float>>(dy, x, gamma, runningMean, runningVar, shape, eps, dx, dgamma, dbeta);
-        else InferenceBackward<SimdScalar, float>(dy, x, gamma, runningMean, runningVar, shape, eps, dx, dgamma, dbeta);
+        SimdDispatch.Run(new InferenceBackwardOp(dy, x, gamma, runningMean, runningVar, shape, eps, dx, dgamma, dbeta));
+    }
+
+    private readonly ref struct InferenceBackwardOp(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, BatchNormShape shape, double eps,
+        Span<float> dx, Span<float> dgamma, Span<float> dbeta) : ISimdOperation
+    {
+        private readonly ReadOnlySpan<float> _dy = dy, _x = x, _gamma = gamma, _runningMean = runningMean, _runningVar = runningVar;
+        private readonly Span<float> _dx = dx, _dgamma = dgamma, _dbeta = dbeta;
+
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct =>
+            InferenceBackward<TS, TV>(_dy, _x, _gamma, _runningMean, _runningVar, shape, eps, _dx, _dgamma, _dbeta);
     }
 
     internal static void InferenceForward<TS, TV>(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,

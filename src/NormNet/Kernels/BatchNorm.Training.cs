@@ -38,9 +38,18 @@ public static unsafe partial class BatchNorm
     public static void TrainingForward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         BatchNormShape shape, double eps, Span<float> y, Span<double> mean, Span<double> invstd, Span<double> variance)
     {
-        if (Simd512.IsSupported) TrainingForward<Simd512, Vector512<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance);
-        else if (Simd256.IsSupported) TrainingForward<Simd256, Vector256<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance);
-        else TrainingForward<SimdScalar, float>(x, gamma, beta, shape, eps, y, mean, invstd, variance);
+        SimdDispatch.Run(new TrainingForwardOp(x, gamma, beta, shape, eps, y, mean, invstd, variance));
+    }
+
+    private readonly ref struct TrainingForwardOp(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        BatchNormShape shape, double eps, Span<float> y, Span<double> mean, Span<double> invstd, Span<double> variance) : ISimdOperation
+    {
+        private readonly ReadOnlySpan<float> _x = x, _gamma = gamma, _beta = beta;
+        private readonly Span<float> _y = y;
+        private readonly Span<double> _mean = mean, _invstd = invstd, _variance = variance;
+
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct =>
+            TrainingForward<TS, TV>(_x, _gamma, _beta, shape, eps, _y, _mean, _invstd, _variance);
     }
 
     // dy, x, dx: (N, C, S); gamma: (C) or empty; mean, invstd: (C) saved by TrainingForward; dgamma, dbeta: (C) accumulated, or empty.
@@ -49,9 +58,18 @@ public static unsafe partial class BatchNorm
     public static void TrainingBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma,
         ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd, BatchNormShape shape, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
     {
-        if (Simd512.IsSupported) Backward<Simd512, Vector512<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta, frozen: false);
-        else if (Simd256.IsSupported) Backward<Simd256, Vector256<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta, frozen: false);
-        else Backward<SimdScalar, float>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta, frozen: false);
+        SimdDispatch.Run(new TrainingBackwardOp(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta));
+    }
+
+    private readonly ref struct TrainingBackwardOp(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd, BatchNormShape shape, Span<float> dx, Span<float> dgamma, Span<float> dbeta) : ISimdOperation
+    {
+        private readonly ReadOnlySpan<float> _dy = dy, _x = x, _gamma = gamma;
+        private readonly ReadOnlySpan<double> _mean = mean, _invstd = invstd;
+        private readonly Span<float> _dx = dx, _dgamma = dgamma, _dbeta = dbeta;
+
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct =>
+            Backward<TS, TV>(_dy, _x, _gamma, _mean, _invstd, shape, _dx, _dgamma, _dbeta, frozen: false);
     }
 
     internal static void TrainingForward<TS, TV>(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,

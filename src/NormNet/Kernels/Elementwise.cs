@@ -8,16 +8,22 @@ public static unsafe class Elementwise
 {
     // a, b, dst: (n)
     /// <summary>dst[i] = a[i] + b[i].</summary>
-    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst)
+    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst) => Add(SimdDispatch.Widest, a, b, dst);
+
+    /// <summary><see cref="Add(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> at a chosen width (tests run every width).</summary>
+    internal static void Add(SimdWidth width, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst)
     {
         if (a.Length != dst.Length || b.Length != dst.Length)
             throw new ArgumentException($"Add: lengths {a.Length}, {b.Length} and {dst.Length} differ.");
         fixed (float* pa = a, pb = b, pd = dst)
         {
-            if (Vector512.IsHardwareAccelerated) Add<Simd512, Vector512<float>>(pa, pb, pd, dst.Length);
-            else if (Vector256.IsHardwareAccelerated) Add<Simd256, Vector256<float>>(pa, pb, pd, dst.Length);
-            else Add<SimdScalar, float>(pa, pb, pd, dst.Length);
+            SimdDispatch.Run(width, new AddOp(pa, pb, pd, dst.Length));
         }
+    }
+
+    private readonly struct AddOp(float* a, float* b, float* d, long n) : ISimdOperation
+    {
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Add<TS, TV>(a, b, d, n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -6,7 +6,7 @@ namespace NormNet.Kernels;
 /// <summary>Single-precision matrix product (BLAS SGEMM semantics, row-major).</summary>
 /// <remarks>
 /// <para>The managed backend (the default) packs panels of op(A) and op(B) into aligned per-thread buffers
-/// and runs a register-blocked FMA micro-kernel (8 x 32 with AVX-512, 6 x 16 with AVX2, scalar otherwise),
+/// and runs a register-blocked FMA micro-kernel (8 x 32 with AVX-512, 6 x 16 with AVX2, 6 x 8 with Vector128 (ARM64's AdvSimd, or SSE), scalar otherwise),
 /// on several threads for large products (<see cref="Threading.Parallelism"/>). It allocates nothing per call
 /// once each thread has its buffers.</para>
 /// <para>Each element of C is summed over k in a fixed order (blocks of k fixed by k alone, each block one
@@ -29,9 +29,26 @@ public static unsafe class Gemm
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
         if (ComputeSettings.Current.GemmBackend == GemmBackend.OpenBlas) SgemmOpenBlas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else if (Simd512.IsSupported) Managed<Kernel8x2<Simd512, Vector512<float>>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else if (Simd256.IsSupported) Managed<Kernel6x2<Simd256, Vector256<float>>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else Managed<Kernel6x2<SimdScalar, float>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else SimdDispatch.Run(new ManagedOp(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
+    }
+
+    /// <summary>The micro-kernel for a width: 8 rows x 2 vectors where there are 32 vector registers (AVX-512),
+    /// else 6 x 2 (12 accumulators fit AVX2's and SSE's 16; on ARM64 a 6 x 8 tile leaves half of its 32 free).</summary>
+    internal static void Managed<TS, TV>(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) where TS : ISimd<TV> where TV : struct
+    {
+        if (TS.Width == 16) Managed<Kernel8x2<TS, TV>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else Managed<Kernel6x2<TS, TV>>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    private readonly ref struct ManagedOp(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) : ISimdOperation
+    {
+        private readonly ReadOnlySpan<float> _a = a, _b = b;
+        private readonly Span<float> _c = c;
+
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct =>
+            Managed<TS, TV>(transA, transB, m, n, k, alpha, _a, lda, _b, ldb, beta, _c, ldc);
     }
 
     // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, as Sgemm

@@ -32,6 +32,8 @@ internal static unsafe class GemmPacking
                     for (; j + 16 <= n; j += 16) Vector512.Store(Vector512.Load(sp + j), dp + j);
                 if (Vector256.IsHardwareAccelerated)
                     for (; j + 8 <= n; j += 8) Vector256.Store(Vector256.Load(sp + j), dp + j);
+                if (Vector128.IsHardwareAccelerated)
+                    for (; j + 4 <= n; j += 4) Vector128.Store(Vector128.Load(sp + j), dp + j);
                 for (; j < n; j++) dp[j] = sp[j];
             }
         }

@@ -138,6 +138,8 @@ public static unsafe class Im2Col
         int k = 0;
         if (Vector256.IsHardwareAccelerated)
             for (; k <= n - 8; k += 8) Vector256.Store(Vector256.Load(d + k) + Vector256.Load(s + k), d + k);
+        if (Vector128.IsHardwareAccelerated)
+            for (; k <= n - 4; k += 4) Vector128.Store(Vector128.Load(d + k) + Vector128.Load(s + k), d + k);
         for (; k < n; k++) d[k] += s[k];
     }
 }

@@ -10,6 +10,11 @@ public static unsafe class OptimizerKernels
     /// <summary>SGD with momentum: d = g + wd*p; buf = first ? d : momentum*buf + (1 - dampening)*d;
     /// d = nesterov ? d + momentum*buf : buf (or d when momentum = 0); p -= lr*d.</summary>
     public static void Sgd(Span<float> p, ReadOnlySpan<float> g, Span<float> buf, float lr, float momentum, float dampening,
+        float weightDecay, bool nesterov, bool first) =>
+        Sgd(SimdDispatch.Widest, p, g, buf, lr, momentum, dampening, weightDecay, nesterov, first);
+
+    /// <summary><see cref="Sgd(Span{float}, ReadOnlySpan{float}, Span{float}, float, float, float, float, bool, bool)"/> at a chosen width (tests run every width).</summary>
+    internal static void Sgd(SimdWidth width, Span<float> p, ReadOnlySpan<float> g, Span<float> buf, float lr, float momentum, float dampening,
         float weightDecay, bool nesterov, bool first)
     {
         if (g.Length != p.Length || (momentum != 0 && buf.Length != p.Length))
@@ -17,16 +22,24 @@ public static unsafe class OptimizerKernels
         fixed (float* pp = p, pg = g, pb = buf)
         {
             var a = new SgdArgs(lr, momentum, 1 - dampening, weightDecay, nesterov, first);
-            if (Vector512.IsHardwareAccelerated) Sgd<Simd512, Vector512<float>>(pp, pg, pb, p.Length, a);
-            else if (Vector256.IsHardwareAccelerated) Sgd<Simd256, Vector256<float>>(pp, pg, pb, p.Length, a);
-            else Sgd<SimdScalar, float>(pp, pg, pb, p.Length, a);
+            SimdDispatch.Run(width, new SgdOp(pp, pg, pb, p.Length, a));
         }
+    }
+
+    private readonly struct SgdOp(float* p, float* g, float* buf, int n, SgdArgs a) : ISimdOperation
+    {
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Sgd<TS, TV>(p, g, buf, n, a);
     }
 
     // p, g, m, v: (n)
     /// <summary>Adam: g' = g + wd*p (Adam) or p *= 1 - lr*wd (AdamW); m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*g'^2;
     /// p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps) with bias corrections bc = 1 - beta^step.</summary>
     public static void Adam(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float lr, float beta1, float beta2,
+        float eps, float weightDecay, bool decoupled, long step) =>
+        Adam(SimdDispatch.Widest, p, g, m, v, lr, beta1, beta2, eps, weightDecay, decoupled, step);
+
+    /// <summary><see cref="Adam(Span{float}, ReadOnlySpan{float}, Span{float}, Span{float}, float, float, float, float, float, bool, long)"/> at a chosen width.</summary>
+    internal static void Adam(SimdWidth width, Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float lr, float beta1, float beta2,
         float eps, float weightDecay, bool decoupled, long step)
     {
         if (g.Length != p.Length || m.Length != p.Length || v.Length != p.Length)
@@ -35,10 +48,13 @@ public static unsafe class OptimizerKernels
         var a = new AdamArgs(lr, beta1, beta2, eps, weightDecay, decoupled, (float)(lr / bc1), (float)(1 / Math.Sqrt(bc2)));
         fixed (float* pp = p, pg = g, pm = m, pv = v)
         {
-            if (Vector512.IsHardwareAccelerated) Adam<Simd512, Vector512<float>>(pp, pg, pm, pv, p.Length, a);
-            else if (Vector256.IsHardwareAccelerated) Adam<Simd256, Vector256<float>>(pp, pg, pm, pv, p.Length, a);
-            else Adam<SimdScalar, float>(pp, pg, pm, pv, p.Length, a);
+            SimdDispatch.Run(width, new AdamOp(pp, pg, pm, pv, p.Length, a));
         }
+    }
+
+    private readonly struct AdamOp(float* p, float* g, float* m, float* v, int n, AdamArgs a) : ISimdOperation
+    {
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Adam<TS, TV>(p, g, m, v, n, a);
     }
 
     private readonly record struct SgdArgs(float Lr, float Momentum, float OneMinusDampening, float WeightDecay, bool Nesterov, bool First);

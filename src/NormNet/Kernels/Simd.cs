@@ -5,11 +5,12 @@ namespace NormNet.Kernels;
 
 /// <summary>
 /// The vector operations NormNet's kernels are written against, so each kernel is written once and
-/// instantiated at 512 bits, 256 bits and 1 lane (scalar). The JIT specializes generic methods over these
+/// instantiated at 512 bits, 256 bits, 128 bits and 1 lane (scalar); <see cref="SimdDispatch"/> picks the widest the
+/// machine runs. The JIT specializes generic methods over these
 /// structs, so the abstraction costs nothing at run time, and tests can run every width on any machine
 /// that supports it.
 /// </summary>
-/// <typeparam name="TVec">The vector type (<see cref="Vector512{T}"/>, <see cref="Vector256{T}"/> or float).</typeparam>
+/// <typeparam name="TVec">The vector type (<see cref="Vector512{T}"/>, <see cref="Vector256{T}"/>, <see cref="Vector128{T}"/> or float).</typeparam>
 internal unsafe interface ISimd<TVec> where TVec : struct
 {
     /// <summary>Lanes per vector.</summary>
@@ -99,6 +100,36 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
         Vector256.Store(Vector256.Load(dst + Vector256<double>.Count) + hi, dst + Vector256<double>.Count);
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(Vector256<float> value, float* p) => value.StoreAlignedNonTemporal(p);
+}
+
+/// <summary>128-bit vectors: AdvSimd on ARM64, SSE on x64 without AVX2. MulAdd is fused everywhere (on an x64 without
+/// FMA the runtime emulates it, slowly but with one rounding), so results match the wider rungs where they do.</summary>
+internal readonly unsafe struct Simd128 : ISimd<Vector128<float>>
+{
+    public static int Width => Vector128<float>.Count;
+    public static bool IsSupported => Vector128.IsHardwareAccelerated;
+    public static Vector128<float> Zero => Vector128<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float value) => Vector128.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* p) => Vector128.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<float> value, float* p) => value.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sub(Vector128<float> a, Vector128<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Mul(Vector128<float> a, Vector128<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MulAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Div(Vector128<float> a, Vector128<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sqrt(Vector128<float> x) => Vector128.Sqrt(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Exp(Vector128<float> x) => Vector128.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> GreaterThanZero(Vector128<float> x) => Vector128.GreaterThan(x, Vector128<float>.Zero);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> a, Vector128<float> b) => Vector128.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> value) => Vector128.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void AddToDouble(Vector128<float> value, double* dst)
+    {
+        var (lo, hi) = Vector128.Widen(value);
+        Vector128.Store(Vector128.Load(dst) + lo, dst);
+        Vector128.Store(Vector128.Load(dst + Vector128<double>.Count) + hi, dst + Vector128<double>.Count);
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(Vector128<float> value, float* p) => value.StoreAlignedNonTemporal(p);
 }
 
 /// <summary>One lane: the portable fallback.</summary>

@@ -48,6 +48,28 @@ public sealed class CliTests : IDisposable
         Assert.Contains("Usage", r.Output);
     }
 
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("train", "--help")]
+    [InlineData("export", "onnx", "--help")]
+    public void Help_NamesTheCommandNormnet(params string[] args)
+    {
+        var r = Run(args);
+        Assert.Equal(0, r.Code);
+        Assert.Contains($"  normnet {string.Join(' ', args[..^1])}".TrimEnd() + " ", r.Output);
+        Assert.DoesNotContain("NormNet.Cli", r.Output);
+        Assert.DoesNotContain("testhost", r.Output);
+    }
+
+    [Fact]
+    public void UnknownCommand_NamesTheWord()
+    {
+        var r = Run("frobnicate");
+        AssertUsage(r, "'frobnicate'");
+        Assert.Contains("(see 'normnet --help')", r.Error);
+        AssertUsage(Run("export", "tflite"), "'tflite'");
+    }
+
     [Fact]
     public void UnknownArchitecture_IsBadUsage() => AssertUsage(Run("train", "--arch", "transformer"), "transformer");
 

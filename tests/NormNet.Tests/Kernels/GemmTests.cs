@@ -12,7 +12,10 @@ public class GemmTests(ITestOutputHelper output)
     public static TheoryData<Width> Widths => KernelWidths.Supported();
 
     private static IEnumerable<Width> SupportedWidths =>
-        new[] { Width.W512, Width.W256, Width.Scalar }.Where(w => w switch { Width.W512 => Simd512.IsSupported, Width.W256 => Simd256.IsSupported, _ => true });
+        new[] { Width.W512, Width.W256, Width.W128, Width.Scalar }.Where(w => w switch
+        {
+            Width.W512 => Simd512.IsSupported, Width.W256 => Simd256.IsSupported, Width.W128 => Simd128.IsSupported, _ => true,
+        });
 
     public static TheoryData<bool, bool> Transposes => new() { { false, false }, { false, true }, { true, false }, { true, true } };
 
@@ -24,6 +27,7 @@ public class GemmTests(ITestOutputHelper output)
         {
             case Width.W512: Gemm.Managed<Kernel8x2<Simd512, Vector512<float>>>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
             case Width.W256: Gemm.Managed<Kernel6x2<Simd256, Vector256<float>>>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case Width.W128: Gemm.Managed<Kernel6x2<Simd128, Vector128<float>>>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
             default: Gemm.Managed<Kernel6x2<SimdScalar, float>>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
         }
     }

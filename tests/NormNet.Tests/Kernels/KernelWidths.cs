@@ -4,19 +4,26 @@ using NormNet.Kernels;
 namespace NormNet.Tests.Kernels;
 
 /// <summary>Runs the batch-norm kernels at a chosen vector width, so every width is tested on this machine.</summary>
-public enum Width { W512, W256, Scalar }
+public enum Width { W512, W256, W128, Scalar }
 
 internal static class KernelWidths
 {
-    /// <summary>The widths this machine can run (512 only with AVX-512).</summary>
+    /// <summary>The widths this machine can run (512 only with AVX-512; 128 is ARM64's AdvSimd rung, run here with SSE).</summary>
     public static TheoryData<Width> Supported()
     {
         var data = new TheoryData<Width>();
         if (Simd512.IsSupported) data.Add(Width.W512);
         if (Simd256.IsSupported) data.Add(Width.W256);
+        if (Simd128.IsSupported) data.Add(Width.W128);
         data.Add(Width.Scalar);
         return data;
     }
+
+    /// <summary>The library's name for the width.</summary>
+    public static SimdWidth ToSimd(this Width w) => w switch
+    {
+        Width.W512 => SimdWidth.W512, Width.W256 => SimdWidth.W256, Width.W128 => SimdWidth.W128, _ => SimdWidth.Scalar,
+    };
 
     public static void TrainingForward(Width w, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         BatchNormShape shape, double eps, Span<float> y, Span<double> mean, Span<double> invstd, Span<double> variance)
@@ -25,6 +32,7 @@ internal static class KernelWidths
         {
             case Width.W512: BatchNorm.TrainingForward<Simd512, Vector512<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance); break;
             case Width.W256: BatchNorm.TrainingForward<Simd256, Vector256<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance); break;
+            case Width.W128: BatchNorm.TrainingForward<Simd128, Vector128<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance); break;
             default: BatchNorm.TrainingForward<SimdScalar, float>(x, gamma, beta, shape, eps, y, mean, invstd, variance); break;
         }
     }
@@ -36,6 +44,7 @@ internal static class KernelWidths
         {
             case Width.W512: BatchNorm.Backward<Simd512, Vector512<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta, frozen); break;
             case Width.W256: BatchNorm.Backward<Simd256, Vector256<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta, frozen); break;
+            case Width.W128: BatchNorm.Backward<Simd128, Vector128<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta, frozen); break;
             default: BatchNorm.Backward<SimdScalar, float>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta, frozen); break;
         }
     }
@@ -47,6 +56,7 @@ internal static class KernelWidths
         {
             case Width.W512: BatchNorm.InferenceForward<Simd512, Vector512<float>>(x, gamma, beta, rm, rv, shape, eps, y); break;
             case Width.W256: BatchNorm.InferenceForward<Simd256, Vector256<float>>(x, gamma, beta, rm, rv, shape, eps, y); break;
+            case Width.W128: BatchNorm.InferenceForward<Simd128, Vector128<float>>(x, gamma, beta, rm, rv, shape, eps, y); break;
             default: BatchNorm.InferenceForward<SimdScalar, float>(x, gamma, beta, rm, rv, shape, eps, y); break;
         }
     }
@@ -58,6 +68,7 @@ internal static class KernelWidths
         {
             case Width.W512: BatchNorm.InferenceBackward<Simd512, Vector512<float>>(dy, x, gamma, rm, rv, shape, eps, dx, dgamma, dbeta); break;
             case Width.W256: BatchNorm.InferenceBackward<Simd256, Vector256<float>>(dy, x, gamma, rm, rv, shape, eps, dx, dgamma, dbeta); break;
+            case Width.W128: BatchNorm.InferenceBackward<Simd128, Vector128<float>>(dy, x, gamma, rm, rv, shape, eps, dx, dgamma, dbeta); break;
             default: BatchNorm.InferenceBackward<SimdScalar, float>(dy, x, gamma, rm, rv, shape, eps, dx, dgamma, dbeta); break;
         }
     }
