@@ -1,0 +1,41 @@
+using System.Globalization;
+using NormNet.Distributed;
+
+namespace NormNet.DistributedChild;
+
+/// <summary>The scenarios, by name.</summary>
+internal static class Scenarios
+{
+    public static int Run(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine("usage: NormNet.DistributedChild collectives|syncbn|train|fail ARGS...");
+            return 2;
+        }
+        using var comm = Communicator.FromEnvironment();
+        try
+        {
+            return args[0] switch
+            {
+                "collectives" => Collectives.Run(comm),
+                "syncbn" => SyncBatchNormCheck.Run(comm, args[1..]),
+                "train" => TrainingCheck.Run(comm, args[1..]),
+                _ => Fail(comm, $"unknown scenario '{args[0]}'"),
+            };
+        }
+        catch (Exception e)
+        {
+            comm.Abort(1, $"rank {comm.Rank}: {e.GetType().Name}: {e.Message}");
+            return 1;
+        }
+    }
+
+    public static int Fail(ICommunicator comm, string message)
+    {
+        Console.WriteLine($"rank {comm.Rank}: FAIL {message}");
+        return 1;
+    }
+
+    public static string Hex(ulong value) => value.ToString("x16", CultureInfo.InvariantCulture);
+}
