@@ -19,7 +19,7 @@ namespace NormNet.Layers;
 /// and increments <see cref="SkippedNonFiniteBatches"/> instead, so one bad batch cannot silently poison
 /// every later prediction.</para>
 /// </remarks>
-public abstract class BatchNormBase : Module
+public abstract partial class BatchNormBase : Module
 {
     private readonly TensorBuffer? _runningMean, _runningVar;
     private readonly Int64Buffer? _numBatchesTracked;
@@ -27,6 +27,7 @@ public abstract class BatchNormBase : Module
     private Tensor? _input, _output, _gradInput;
     private BatchNormShape _shape;
     private bool _usedBatchStatistics;
+    private IBatchStatisticsSync? _usedSync;
     private double? _momentum;
 
     /// <summary>Creates the layer; the arguments and defaults are PyTorch's.</summary>
@@ -148,7 +149,7 @@ public abstract class BatchNormBase : Module
             throw new ArgumentException(
                 $"{GetType().Name}({NumFeatures}) expected {NumFeatures} channels on axis {channelAxis} of a {expected} input, got shape {input.ShapeString}.",
                 nameof(input));
-        if (input.Length == 0)
+        if (input.Length == 0 && !(Training && StatisticsSync is not null)) // a synchronized process may hold no rows
             throw new ArgumentException($"{GetType().Name} got an empty input of shape {input.ShapeString}.", nameof(input));
     }
 
@@ -157,13 +158,19 @@ public abstract class BatchNormBase : Module
     {
         var shape = ViewOf(input);
         bool useBatch = Training || !TrackRunningStats;
-        if (useBatch && shape.PerChannel <= 1) // batch statistics of one value are meaningless (PyTorch raises in eval too when not tracking)
+        var sync = Training ? StatisticsSync : null;
+        if (useBatch && sync is null && shape.PerChannel <= 1) // batch statistics of one value are meaningless (PyTorch raises in eval too when not tracking)
             throw new ArgumentException(
                 $"Expected more than 1 value per channel when training, got input size {input.ShapeString}.", nameof(input));
         var output = Reuse(ref _output, input.Dims);
         ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
         ReadOnlySpan<float> beta = Bias is null ? default : Bias.Value.ReadOnlySpan;
-        if (useBatch)
+        if (sync is not null)
+        {
+            long count = SynchronizedForward(sync, input, shape, gamma, beta, output);
+            if (TrackRunningStats) UpdateRunningStatistics(count);
+        }
+        else if (useBatch)
         {
             BatchNorm.TrainingForward(input.ReadOnlySpan, gamma, beta, shape, Eps, output.Span, _mean, _invstd, _variance);
             if (Training && TrackRunningStats) UpdateRunningStatistics(shape.PerChannel);
@@ -176,6 +183,7 @@ public abstract class BatchNormBase : Module
         _input = input;
         _shape = shape;
         _usedBatchStatistics = useBatch;
+        _usedSync = sync;
         return output;
     }
 
@@ -188,7 +196,9 @@ public abstract class BatchNormBase : Module
         ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
         Span<float> dgamma = Weight is null ? default : Weight.Grad.Span;
         Span<float> dbeta = Bias is null ? default : Bias.Grad.Span;
-        if (_usedBatchStatistics)
+        if (_usedSync is not null)
+            SynchronizedBackward(_usedSync, gradOutput, input, gradInput.Span, gamma, dgamma, dbeta);
+        else if (_usedBatchStatistics)
             BatchNorm.TrainingBackward(gradOutput.ReadOnlySpan, input.ReadOnlySpan, gamma, _mean, _invstd, _shape,
                 gradInput.Span, dgamma, dbeta);
         else
