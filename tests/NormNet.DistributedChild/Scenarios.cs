@@ -21,6 +21,7 @@ internal static class Scenarios
                 "collectives" => Collectives.Run(comm),
                 "syncbn" => SyncBatchNormCheck.Run(comm, args[1..]),
                 "train" => TrainingCheck.Run(comm, args[1..]),
+                "hang" => Hang(comm),
                 _ => Fail(comm, $"unknown scenario '{args[0]}'"),
             };
         }
@@ -29,6 +30,15 @@ internal static class Scenarios
             comm.Abort(1, $"rank {comm.Rank}: {e.GetType().Name}: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>The last rank never reaches the barrier (it sleeps outside MPI, as a frozen node would): the others'
+    /// watchdog must end the job.</summary>
+    private static int Hang(ICommunicator comm)
+    {
+        if (comm.Rank == comm.Size - 1) Thread.Sleep(Timeout.Infinite);
+        comm.Barrier();
+        return Fail(comm, "the barrier returned without the last rank");
     }
 
     public static int Fail(ICommunicator comm, string message)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using NormNet.Cli.Output;
 using NormNet.Data;
+using NormNet.Distributed;
 using NormNet.Serialization;
 using NormNet.Training;
 
@@ -25,15 +26,23 @@ internal static class TrainCommand
         var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay.", DefaultValueFactory = _ => 0 };
         var evalEvery = new Option<int?>("--eval-every") { Description = "Evaluate on the test set and save a checkpoint every N steps (default: 20 times per run)." };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint.safetensors written by normnet train (to --steps/--epochs in total)." };
+        var syncBn = new Option<bool>("--sync-bn") { Description = "Under mpiexec: batch norm statistics over the global batch (SyncBatchNorm) instead of each rank's shard." };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var outDir = CommonOptions.Out("checkpoint.safetensors, model.safetensors, log.csv and plots (default runs/train-ARCH-TIMESTAMP, or the checkpoint's folder with --resume)");
         var command = new Command("train", "Train a network (a built-in family or a model file) on your data, with or without batch normalization.")
         {
-            batch, steps, epochs, lr, optimizer, momentum, weightDecay, evalEvery, resume, seed, threads, outDir,
+            batch, steps, epochs, lr, optimizer, momentum, weightDecay, evalEvery, resume, syncBn, seed, threads, outDir,
         };
         foreach (var option in network.All.Concat(data.All)) command.Options.Add(option);
         command.SetAction(r =>
+        {
+            using var comm = Communicator.FromEnvironment(); // MPI under mpiexec, else this process alone
+            return DistributedTraining.Guard(comm, () => Action(r, comm, r.GetValue(syncBn)));
+        });
+        return command;
+
+        int Action(ParseResult r, ICommunicator comm, bool sync)
         {
             using var compute = CommonOptions.UseThreads(r.GetValue(threads));
             string? resumePath = r.GetValue(resume);
@@ -59,14 +68,14 @@ internal static class TrainCommand
             }
             string dir = r.GetValue(outDir) ?? (resumePath is not null ? Path.GetDirectoryName(Path.GetFullPath(resumePath))!
                 : CommonOptions.DefaultOut($"train-{settings.Network.Arch ?? Path.GetFileNameWithoutExtension(settings.Network.ModelFile)}"));
-            return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath);
-        });
-        return command;
+            return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath, comm, sync);
+        }
     }
 
-    private static int Train(TrainSettings settings, string dir, int? steps, int? epochs, int? evalEvery, string? resumePath)
+    private static int Train(TrainSettings settings, string dir, int? steps, int? epochs, int? evalEvery, string? resumePath,
+        ICommunicator comm, bool syncBn)
     {
-        var progress = new Progress();
+        var progress = new Progress(quiet: comm.Rank != 0); // rank 0 alone prints and writes files
         var data = settings.Data.Load();
         progress.Info($"Data: {data.Description}");
         var run = TrainingRun.Prepare(settings, data);
@@ -87,7 +96,15 @@ internal static class TrainCommand
             : (long)CommonOptions.Positive(epochs ?? 1, "--epochs") * run.Train.BatchesPerEpoch;
         if (total <= trainer.Step) throw new UsageException($"the run is already at step {trainer.Step}; ask for more than that with --steps or --epochs.");
         long every = evalEvery is { } ev ? CommonOptions.Positive(ev, "--eval-every") : Math.Max(1, total / 20);
-        Directory.CreateDirectory(dir);
+        if (comm.Size > 1)
+        {
+            if (syncBn) SyncBatchNorm.ConvertSyncBatchNorm(run.Model, comm);
+            DistributedTraining.CheckSameRun(comm, $"{settings.ToJson()}|steps {total}|every {every}|sync-bn {syncBn}|data {run.Card.DataFingerprint}|from {trainer.Step}", run.Model);
+            progress.Info(DistributedTraining.Describe(comm, settings.BatchSize, syncBn));
+            trainer.Parallel = new DataParallel(comm, run.Model);
+        }
+        else if (syncBn) progress.Info("Note: --sync-bn has no effect in a single process (start it with mpiexec -n N).");
+        if (comm.Rank == 0) Directory.CreateDirectory(dir);
         var meta = run.Card.ToMetadata(new Dictionary<string, string> { [TrainSettings.MetadataKey] = settings.ToJson(), ["data"] = data.Description });
         string checkpoint = Path.Combine(dir, "checkpoint.safetensors");
         EvaluationResult? last = null;
@@ -108,6 +125,7 @@ internal static class TrainCommand
             };
             trainer.Run(total, run.Test, every);
         });
+        if (comm.Rank != 0) return 0;
         ModelState.Save(run.Model, Path.Combine(dir, "model.safetensors"), meta);
         log.Save();
         log.Plot(dir, settings.Describe());

@@ -18,8 +18,8 @@ public static class RankAgreement
         var differing = Enumerable.Range(0, comm.Size).Where(r => all[r] != all[0]).ToArray();
         if (differing.Length == 0) return;
         throw new RankMismatchException(string.Create(CultureInfo.InvariantCulture,
-            $"rank{(differing.Length > 1 ? "s" : "")} {string.Join(", ", differing)} of {comm.Size} {(differing.Length > 1 ? "have" : "has")} different {what} than rank 0 " +
-            $"(hash {all[differing[0]]:x16}, expected rank 0's {all[0]:x16}); every rank must run the same command on the same files."));
+            $"the {what} on rank{(differing.Length > 1 ? "s" : "")} {string.Join(", ", differing)} of {comm.Size} differ from rank 0's " +
+            $"(hash {all[differing[0]]:x16}, rank 0 has {all[0]:x16}); every rank must run the same command on the same files."));
     }
 }
 

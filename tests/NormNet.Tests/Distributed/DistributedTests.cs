@@ -72,6 +72,18 @@ public sealed class DistributedTests(ITestOutputHelper log)
         Assert.Equal(3, r.Output.Split('\n').Count(l => l.Contains("ok 30 steps identical on 3 ranks", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public void RankThatStopsAnsweringWithoutDying_IsCaughtByTheWatchdog_NamingTheWaitingRank()
+    {
+        if (MpiRun.Mpiexec() is not { } mpiexec) return;
+        var r = MpiRun.Run(mpiexec, 2, MpiRun.Child, ["hang"], TimeSpan.FromSeconds(60),
+            new Dictionary<string, string> { ["NORMNET_MPI_TIMEOUT"] = "2" });
+        log.WriteLine(r.All);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("normnet: rank 0: MPI_Barrier waited 2 s for the other ranks", r.Error);
+        Assert.True(r.Elapsed < TimeSpan.FromSeconds(30), $"took {r.Elapsed}");
+    }
+
     private static Dictionary<int, double> Losses(string output) => output.Split('\n')
         .Where(l => l.StartsWith("loss ", StringComparison.Ordinal))
         .Select(l => l.Trim().Split(' '))

@@ -33,10 +33,16 @@ internal static class MpiRun
 
     /// <summary>Runs <c>mpiexec -n ranks dotnet dll args</c>, killing it after <paramref name="timeout"/> (a failure).</summary>
     public static Result Run(string mpiexec, int ranks, string dll, IEnumerable<string> args, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null, Action<Process, string>? onLine = null) =>
+        RunRaw(mpiexec, ["-n", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "dotnet", dll, .. args], timeout, environment, onLine);
+
+    /// <summary>Runs mpiexec with <paramref name="mpiexecArgs"/> as given (e.g. Hydra's "A : B" to give ranks different commands).</summary>
+    public static Result RunRaw(string mpiexec, IEnumerable<string> mpiexecArgs, TimeSpan? timeout = null,
         IReadOnlyDictionary<string, string>? environment = null, Action<Process, string>? onLine = null)
     {
+        var args = mpiexecArgs.ToArray();
         var info = new ProcessStartInfo(mpiexec) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-n", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "dotnet", dll }.Concat(args)) info.ArgumentList.Add(a);
+        foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["NORMNET_NUM_THREADS"] = "1"; // 2 cores shared by the ranks
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
@@ -53,7 +59,7 @@ internal static class MpiRun
         {
             p.Kill(entireProcessTree: true);
             p.WaitForExit();
-            Assert.Fail($"mpiexec -n {ranks} {Path.GetFileName(dll)} {string.Join(' ', args)} did not finish within {limit.TotalSeconds} s:\n{output}\n{error}");
+            Assert.Fail($"mpiexec {string.Join(' ', args)} did not finish within {limit.TotalSeconds} s:\n{output}\n{error}");
         }
         p.WaitForExit();
         return new Result(p.ExitCode, output.ToString(), error.ToString(), watch.Elapsed);
