@@ -22,6 +22,7 @@ internal static class Scenarios
                 "syncbn" => SyncBatchNormCheck.Run(comm, args[1..]),
                 "train" => TrainingCheck.Run(comm, args[1..]),
                 "hang" => Hang(comm),
+                "bench" => Benchmark.Run(comm, args[1..]),
                 _ => Fail(comm, $"unknown scenario '{args[0]}'"),
             };
         }
