@@ -48,6 +48,10 @@ namespace NormNet.Cli
             {
                 return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = Console.Out });
             }
+            catch (QuietExitException e)
+            {
+                return e.Code;
+            }
             catch (UsageException e)
             {
                 return Report(error, e.Message, 2);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests use and a fresh machine lacks, so that no test skips itself for want
-# of them: OpenBLAS (the optional GEMM backend, compared with the managed one).
+# of them: OpenBLAS (the optional GEMM backend, compared with the managed one) and MPICH (libmpi.so.12 and
+# mpiexec, which the distributed tests launch).
 # Needs root (or sudo) only when something is missing; prints what it installs.
 set -euo pipefail
-packages=(libopenblas0-pthread)
+packages=(libopenblas0-pthread mpich)
 
 missing=()
 for p in "${packages[@]}"; do

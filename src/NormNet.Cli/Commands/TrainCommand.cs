@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using NormNet.Cli.Output;
 using NormNet.Data;
+using NormNet.Distributed;
 using NormNet.Serialization;
 using NormNet.Training;
 
@@ -26,15 +27,23 @@ internal static class TrainCommand
         var evalEvery = new Option<int?>("--eval-every") { Description = "Evaluate on the test set and save a checkpoint every N steps (default: 20 times per run)." };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint.safetensors written by normnet train (to --steps/--epochs in total); --lr, --momentum, --weight-decay and --eval-every may change, the network, data, batch size, seed and optimizer may not." };
         var allowOtherData = new Option<bool>("--allow-other-data") { Description = "With --resume: continue although the data's contents differ from those the checkpoint was trained on." };
+        var syncBn = new Option<bool>("--sync-bn") { Description = "Under mpiexec: batch norm statistics over the global batch (SyncBatchNorm) instead of each rank's shard." };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var outDir = CommonOptions.Out("checkpoint.safetensors, model.safetensors, log.csv and plots (default runs/train-ARCH-TIMESTAMP, or the checkpoint's folder with --resume)");
         var command = new Command("train", "Train a network (a built-in family or a model file) on your data, with or without batch normalization.")
         {
-            batch, steps, epochs, lr, optimizer, momentum, weightDecay, evalEvery, resume, allowOtherData, seed, threads, outDir,
+            batch, steps, epochs, lr, optimizer, momentum, weightDecay, evalEvery, resume, allowOtherData, syncBn, seed, threads, outDir,
         };
         foreach (var option in network.All.Concat(data.All)) command.Options.Add(option);
         command.SetAction(r =>
+        {
+            using var comm = Communicator.FromEnvironment(); // MPI under mpiexec, else this process alone
+            return DistributedTraining.Guard(comm, () => Action(r, comm));
+        });
+        return command;
+
+        int Action(ParseResult r, ICommunicator comm)
         {
             using var compute = CommonOptions.UseThreads(r.GetValue(threads));
             string? resumePath = r.GetValue(resume);
@@ -61,9 +70,9 @@ internal static class TrainCommand
             }
             string dir = r.GetValue(outDir) ?? (resumePath is not null ? Path.GetDirectoryName(Path.GetFullPath(resumePath))!
                 : CommonOptions.DefaultOut($"train-{settings.Network.Arch ?? Path.GetFileNameWithoutExtension(settings.Network.ModelFile)}"));
-            return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath, changed, r.GetValue(allowOtherData));
-        });
-        return command;
+            return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath, changed,
+                r.GetValue(allowOtherData), comm, r.GetValue(syncBn));
+        }
     }
 
     /// <summary>Every numeric option in range and finite, before anything is loaded.</summary>
@@ -107,9 +116,9 @@ internal static class TrainCommand
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
     private static int Train(TrainSettings settings, string dir, int? steps, int? epochs, int? evalEvery, string? resumePath, List<string> changed,
-        bool allowOtherData)
+        bool allowOtherData, ICommunicator comm, bool syncBn)
     {
-        var progress = new Progress();
+        var progress = new Progress(quiet: comm.Rank != 0); // rank 0 alone prints and writes files
         var data = settings.Data.Load();
         progress.Info($"Data: {data.Description}");
         var run = TrainingRun.Prepare(settings, data);
@@ -131,7 +140,15 @@ internal static class TrainCommand
         long every = evalEvery is { } ev ? CommonOptions.Positive(ev, "--eval-every") : DefaultEvalInterval(total - trainer.Step, run);
         if (evalEvery is null)
             progress.Info($"Evaluating on the {run.Test.Data.Count:N0} test samples every {every} steps (evaluation kept to about 10% of the run; --eval-every to change).");
-        using var runLock = RunLock.Acquire(dir);
+        if (comm.Size > 1)
+        {
+            if (syncBn) SyncBatchNorm.ConvertSyncBatchNorm(run.Model, comm);
+            DistributedTraining.CheckSameRun(comm, $"{settings.ToJson()}|steps {total}|every {every}|sync-bn {syncBn}|data {run.Card.DataFingerprint}|from {trainer.Step}", run.Model);
+            progress.Info(DistributedTraining.Describe(comm, settings.BatchSize, syncBn));
+            trainer.Parallel = new DataParallel(comm, run.Model);
+        }
+        else if (syncBn) progress.Info("Note: --sync-bn has no effect in a single process (start it with mpiexec -n N).");
+        using var runLock = comm.Rank == 0 ? RunLock.Acquire(dir) : null;
         if (resumePath is not null) log.LoadUpTo(trainer.Step);
         var meta = run.Card.ToMetadata(new Dictionary<string, string> { [TrainSettings.MetadataKey] = settings.ToJson(), ["data"] = data.Description });
         string checkpoint = Path.Combine(dir, "checkpoint.safetensors");
@@ -158,6 +175,7 @@ internal static class TrainCommand
             };
             trainer.Run(total, run.Test, every);
         });
+        if (comm.Rank != 0) return 0;
         ModelState.Save(run.Model, Path.Combine(dir, "model.safetensors"), meta);
         log.Save();
         log.Plot(dir, settings.Describe());

@@ -5,8 +5,9 @@ namespace NormNet.Data;
 /// copy (<see cref="Tensor.Clone"/>) what you keep. This is what lets the loader allocate nothing per batch.</remarks>
 public readonly struct Batch
 {
-    internal Batch(Tensor inputs, int[] labels, Tensor? targets, int size, int epoch, int start)
+    internal Batch(Tensor inputs, int[] labels, Tensor? targets, int size, int epoch, int start, int globalSize)
     {
+        GlobalSize = globalSize;
         Inputs = inputs;
         Labels = labels;
         Targets = targets;
@@ -24,8 +25,13 @@ public readonly struct Batch
     /// <summary>The regression targets, (B, T); null for classification.</summary>
     public Tensor? Targets { get; }
 
-    /// <summary>B, the number of samples (the last batch of an epoch may be smaller than the batch size).</summary>
+    /// <summary>B, the number of samples here (the last batch of an epoch may be smaller than the batch size; a shard
+    /// holds its part of the global batch).</summary>
     public int Size { get; }
+
+    /// <summary>The size of the global batch this one is a shard of (<see cref="DataLoader.Shard"/>); equal to
+    /// <see cref="Size"/> without sharding.</summary>
+    public int GlobalSize { get; }
 
     /// <summary>The epoch this batch belongs to.</summary>
     public int Epoch { get; }

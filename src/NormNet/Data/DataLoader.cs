@@ -26,6 +26,7 @@ public sealed class DataLoader
     private Tensor? _fullInputs, _tailInputs;
     private int[]? _fullLabels, _tailLabels;
     private Tensor? _fullTargets, _tailTargets;
+    private DataShard _shard = DataShard.Whole;
 
     /// <summary>Creates a loader positioned at the start of epoch 0.</summary>
     /// <param name="data">The samples and their targets.</param>
@@ -89,8 +90,25 @@ public sealed class DataLoader
     public Standardizer? Standardizer { get; }
 
     /// <summary>Whether this loader skips the last batch of each epoch because it would hold a single sample (a shuffling
-    /// loader with a batch size above 1 over a data set that leaves one sample over); callers may say so once.</summary>
-    public bool SkipsSingleSampleBatch => Shuffle && !DropLast && BatchSize > 1 && Data.Count % BatchSize == 1;
+    /// loader with a batch size above 1 over a data set that leaves one sample over); callers may say so once. With a
+    /// <see cref="Shard"/> of several ranks, a last batch that would leave some rank fewer than 2 samples is skipped too.</summary>
+    public bool SkipsSingleSampleBatch => Shuffle && !DropLast && BatchSize > 1 && Data.Count % BatchSize is int tail && tail > 0 && tail < 2 * _shard.Count;
+
+    /// <summary>The part of each batch this loader delivers (data-parallel training); <see cref="DataShard.Whole"/> by
+    /// default. <see cref="BatchSize"/> and <see cref="Position"/> stay global: every rank steps through the same batches.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The rank is outside [0, count) or the batch size is below the count.</exception>
+    public DataShard Shard
+    {
+        get => _shard;
+        set
+        {
+            value.Validate(BatchSize);
+            _shard = value;
+            _fullInputs = _tailInputs = _fullTargets = _tailTargets = null;
+            _fullLabels = _tailLabels = null;
+            SkipToNextEpochIfDone();
+        }
+    }
 
     /// <summary>The number of batches in an epoch started from its beginning.</summary>
     public int BatchesPerEpoch => DropLast || SkipsSingleSampleBatch ? Data.Count / BatchSize : (int)(((long)Data.Count + BatchSize - 1) / BatchSize);
@@ -124,10 +142,10 @@ public sealed class DataLoader
     public Batch Next()
     {
         if (_orderEpoch != _epoch) MakeOrder(_epoch);
-        int size = Math.Min(BatchSize, Data.Count - _index);
-        var (inputs, labels, targets) = Buffers(size);
-        Fill(inputs.Span, labels, targets, _index, size);
-        var batch = new Batch(inputs, labels, targets, size, _epoch, _index);
+        int size = Math.Min(BatchSize, Data.Count - _index), local = _shard.SizeOf(size);
+        var (inputs, labels, targets) = Buffers(local, size == BatchSize);
+        Fill(inputs.Span, labels, targets, _index, local);
+        var batch = new Batch(inputs, labels, targets, local, _epoch, _index, size);
         _index += size;
         SkipToNextEpochIfDone();
         return batch;
@@ -148,7 +166,7 @@ public sealed class DataLoader
     private void SkipToNextEpochIfDone()
     {
         int left = Data.Count - _index;
-        if (left == 0 || (DropLast && left < BatchSize) || (left == 1 && SkipsSingleSampleBatch))
+        if (left == 0 || (DropLast && left < BatchSize) || (left < 2 * _shard.Count && SkipsSingleSampleBatch))
         {
             _epoch = checked(_epoch + 1);
             _index = 0;
@@ -166,11 +184,11 @@ public sealed class DataLoader
         _orderEpoch = epoch;
     }
 
-    /// <summary>The reusable input tensor, label array and target tensor for a batch of <paramref name="size"/> samples.</summary>
-    private (Tensor Inputs, int[] Labels, Tensor? Targets) Buffers(int size)
+    /// <summary>The reusable input tensor, label array and target tensor for (this shard's part of) a batch of <paramref name="size"/> samples.</summary>
+    private (Tensor Inputs, int[] Labels, Tensor? Targets) Buffers(int size, bool full)
     {
         bool regression = Data.Task == TaskKind.Regression;
-        if (size == BatchSize)
+        if (full)
         {
             _fullInputs ??= NewInputs(size);
             _fullLabels ??= new int[regression ? 0 : size];
@@ -190,7 +208,8 @@ public sealed class DataLoader
         ? Tensor.Uninitialized(size, Data.FeatureCount)
         : Tensor.Uninitialized([size, .. Data.SampleShape]);
 
-    /// <summary>Copies the samples at <c>order[start..start + size]</c> into the batch buffers.</summary>
+    /// <summary>Copies this shard's <paramref name="size"/> samples of the batch at <c>order[start..]</c> (positions
+    /// rank, rank + count, ...) into the batch buffers.</summary>
     private void Fill(Span<float> inputs, int[] labels, Tensor? targets, int start, int size)
     {
         int features = Data.FeatureCount, outputs = Data.TargetCount;
@@ -198,7 +217,7 @@ public sealed class DataLoader
         var sourceTargets = Data.Targets;
         for (int r = 0; r < size; r++)
         {
-            int sample = _order[start + r];
+            int sample = _order[start + _shard.Rank + r * _shard.Count];
             Data.CopyFeatures(sample, inputs.Slice(r * features, features));
             if (targets is null) labels[r] = sourceLabels[sample];
             else sourceTargets.Slice(sample * outputs, outputs).CopyTo(targets.Span.Slice(r * outputs, outputs));

@@ -27,7 +27,7 @@ namespace NormNet.Layers;
 /// used at inference, nor when <c>trackRunningStats</c> is false and the layer is in eval mode.</para>
 /// <para>Frozen (<see cref="Frozen"/>, or <see cref="BatchNormFreezing.Freeze"/> for a whole model): see the property.</para>
 /// </remarks>
-public abstract class BatchNormBase : Module
+public abstract partial class BatchNormBase : Module
 {
     private readonly TensorBuffer? _runningMean, _runningVar;
     private readonly Int64Buffer? _numBatchesTracked;
@@ -36,6 +36,7 @@ public abstract class BatchNormBase : Module
     private Tensor? _input, _output, _gradInput;
     private BatchNormShape _shape;
     private bool _usedBatchStatistics;
+    private IBatchStatisticsSync? _usedSync;
     private double? _momentum;
     private int _virtualBatches = 1;
 
@@ -188,7 +189,7 @@ public abstract class BatchNormBase : Module
             throw new ArgumentException(
                 $"{GetType().Name}({NumFeatures}) expected {NumFeatures} channels on axis {channelAxis} of a {expected} input, got shape {input.ShapeString}.",
                 nameof(input));
-        if (input.Length == 0)
+        if (input.Length == 0 && !(Training && StatisticsSync is not null)) // a synchronized process may hold no rows
             throw new ArgumentException($"{GetType().Name} got an empty input of shape {input.ShapeString}.", nameof(input));
     }
 
@@ -198,16 +199,24 @@ public abstract class BatchNormBase : Module
         var shape = ViewOf(input);
         bool training = Training && !Frozen;
         bool useBatch = training || !TrackRunningStats;
-        int groups = training ? VirtualBatchesOf(input) : 1;
+        var sync = training ? StatisticsSync : null;
+        if (sync is not null && VirtualBatchSize is not null)
+            throw new InvalidOperationException($"{GetType().Name}: synchronized batch norm with virtual batches is not supported; use one or the other.");
+        int groups = training && sync is null ? VirtualBatchesOf(input) : 1;
         shape = shape with { Outer = shape.Outer / groups }; // one virtual batch: Outer is N or N * H * W, N divisible
-        if (useBatch && shape.PerChannel <= 1) // batch statistics of one value are meaningless (PyTorch raises in eval too when not tracking)
+        if (useBatch && sync is null && shape.PerChannel <= 1) // batch statistics of one value are meaningless (PyTorch raises in eval too when not tracking)
             throw new ArgumentException(
                 $"Expected more than 1 value per channel when training, got input size {input.ShapeString}" +
                 (groups > 1 ? $" in virtual batches of {VirtualBatchSize}." : "."), nameof(input));
         var output = Reuse(ref _output, input.Dims);
         ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
         ReadOnlySpan<float> beta = Bias is null ? default : Bias.Value.ReadOnlySpan;
-        if (useBatch)
+        if (sync is not null)
+        {
+            long count = SynchronizedForward(sync, input, shape, gamma, beta, output);
+            if (TrackRunningStats) UpdateRunningStatistics(_mean.AsSpan(0, NumFeatures), _variance.AsSpan(0, NumFeatures), count);
+        }
+        else if (useBatch)
         {
             EnsureStatistics(groups);
             int c = NumFeatures, size = (int)shape.Elements;
@@ -228,6 +237,7 @@ public abstract class BatchNormBase : Module
         _shape = shape;
         _usedBatchStatistics = useBatch;
         _virtualBatches = groups;
+        _usedSync = sync;
         return output;
     }
 
@@ -259,7 +269,9 @@ public abstract class BatchNormBase : Module
         ReadOnlySpan<float> gamma = Weight is null ? default : Weight.Value.ReadOnlySpan;
         Span<float> dgamma = Weight is null || Frozen ? default : Weight.Grad.Span;
         Span<float> dbeta = Bias is null || Frozen ? default : Bias.Grad.Span;
-        if (_usedBatchStatistics)
+        if (_usedSync is not null)
+            SynchronizedBackward(_usedSync, gradOutput, input, gradInput.Span, gamma, dgamma, dbeta);
+        else if (_usedBatchStatistics)
         {
             int c = NumFeatures, size = (int)_shape.Elements;
             // per virtual batch; dgamma and dbeta accumulate over them

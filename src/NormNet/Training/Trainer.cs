@@ -1,5 +1,6 @@
 using System.Globalization;
 using NormNet.Data;
+using NormNet.Distributed;
 using NormNet.Layers;
 using NormNet.Losses;
 using NormNet.Optim;
@@ -59,6 +60,28 @@ public sealed class Trainer
     /// null (the default) leaves the calling thread's <see cref="ComputeSettings.Current"/> in force.</summary>
     public ComputeSettings? Compute { get; set; }
 
+    /// <summary>Data-parallel training over several processes, or null (the default) for this process alone. Setting it
+    /// shards the training loader over the ranks and broadcasts rank 0's model and optimizer state; each step then
+    /// scales the loss gradient by this rank's share of the global batch, sums the gradients over ranks, reports the
+    /// global batch's loss and metric, and ends with rank 0's buffers on every rank (per-rank batch norm), so the
+    /// whole model state is bit-identical on all ranks after every step. Only rank 0 evaluates
+    /// (<see cref="Run"/>), after all ranks have checked that their parameters are bit-identical.</summary>
+    public DataParallel? Parallel
+    {
+        get => _parallel;
+        set
+        {
+            if (value is not null && !ReferenceEquals(value.Model, Model))
+                throw new ArgumentException("The DataParallel was made for another model than this trainer's.", nameof(value));
+            _parallel = value;
+            if (value is null) { Train.Shard = DataShard.Whole; return; }
+            value.Attach(Train);
+            value.BroadcastState(Optimizer);
+        }
+    }
+
+    private DataParallel? _parallel;
+
     /// <summary>Called after every step.</summary>
     public Action<StepResult>? StepCompleted { get; set; }
 
@@ -76,12 +99,21 @@ public sealed class Trainer
         if (!Model.Training) Model.Train();
         var logits = Model.Forward(batch.Inputs);
         double loss = Objective.Forward(logits, batch);
-        if (!double.IsFinite(loss)) throw new TrainingDivergedException(step, loss);
+        if (_parallel is null && !double.IsFinite(loss)) throw new TrainingDivergedException(step, loss);
         var gradient = Objective.Backward();
         double accuracy = Objective.BatchMetric(logits, batch);
+        if (_parallel is not null)
+        {
+            // every rank sees the global loss, so all stop together on a non-finite one
+            (loss, accuracy) = _parallel.CombineStep(loss, accuracy, Objective.Task == TaskKind.Regression, batch.Size, batch.GlobalSize);
+            if (!double.IsFinite(loss)) throw new TrainingDivergedException(step, loss);
+            DataParallel.ScaleLossGradient(gradient, batch.Size, batch.GlobalSize);
+        }
         Optimizer.ZeroGrad();
         Model.Backward(gradient);
+        _parallel?.SumGradients();
         Optimizer.Step();
+        _parallel?.BroadcastBuffers();
         Step = step;
         var result = new StepResult(step, batch.Epoch, loss, accuracy, Optimizer.LearningRate);
         StepCompleted?.Invoke(result);
@@ -97,7 +129,10 @@ public sealed class Trainer
             cancel.ThrowIfCancellationRequested();
             RunStep();
             if (test is not null && ((evalEvery > 0 && Step % evalEvery == 0) || Step == totalSteps))
-                Evaluated?.Invoke(Evaluate(test));
+            {
+                _parallel?.CheckInSync(Step);
+                if (_parallel is null || _parallel.IsRoot) Evaluated?.Invoke(Evaluate(test));
+            }
         }
     }
 
