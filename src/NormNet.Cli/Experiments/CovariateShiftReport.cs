@@ -84,7 +84,7 @@ internal sealed class CovariateShiftReport(ResultsTable r, string dir, ReportWri
         string verdict = Verdict.Lead(outcome, mode == ExperimentMode.Smoke) +
             $": in the last hidden layer BN changed the units' mean drift by {shiftDiff.WithInterval(v => N(v))} stds " +
             $"({E("baseline", "net_shift", 3)} without BN, {E("bn", "net_shift", 3)} with) and their spread change by {spreadDiff.WithInterval(v => N(v))} " +
-            $"({E("baseline", "spread_change", 3)} without, {E("bn", "spread_change", 3)} with), over {_seeds.Length} seeds, in the headline setting " +
+            $"({E("baseline", "spread_change", 3)} without, {E("bn", "spread_change", 3)} with), over {Seeds(_seeds.Length)}, in the headline setting " +
             $"(N(0, {G(headStd)}), learning rate {G(headLr)}); the probed sigmoid's spread ended at {growthBase.MeanSd(Times)} its value at 10% of training " +
             $"without BN and {growthBn.MeanSd(Times)} with BN" +
             (others.Count == 0 ? "." : $"; in the other setting{(others.Count > 1 ? "s" : "")} the outcome is {string.Join(", ", others.Select(o => $"{o[5]} (N(0, {o[0]}), lr {o[1]})"))}.");

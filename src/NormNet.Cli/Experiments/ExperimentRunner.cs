@@ -101,7 +101,7 @@ internal static class ExperimentRunner
         foreach (var e in All) outcomes.Add((e, Run(e, Path.Combine(dir, e.Name), mode, seeds, Protocol.Default, data, progress)));
         var index = new ReportWriter();
         index.Paragraph($"Data: {data.Description}. Seeds {string.Join(", ", seeds)}; mode {mode.ToString().ToLowerInvariant()}." +
-            (mode == ExperimentMode.Smoke ? " A smoke run checks the pipeline only: its numbers prove nothing and it gives no verdicts." : ""));
+            ModeNote(mode));
         index.Paragraph($"**How verdicts are decided.** {Verdict.Rule}");
         index.Table(["experiment", "claim", "verdict"], outcomes.Select(o =>
             new[] { $"[{o.E.Name}]({o.E.Name}/report.md)", o.E.Claim.Replace('|', '/'), o.O.Verdict.Replace('|', '/') }));
@@ -118,6 +118,16 @@ internal static class ExperimentRunner
         AtomicFile.WriteAllText(Path.Combine(dir, "index.html"), Html.Page(title, html.ToString()));
         progress.Info($"index: {Path.Combine(dir, "index.md")} (and index.html)");
     }
+
+    /// <summary>What the mode means for the numbers, said on the index page so quick numbers are never read as full ones.</summary>
+    private static string ModeNote(ExperimentMode mode) => mode switch
+    {
+        ExperimentMode.Smoke => " **Smoke run**: it checks the pipeline only; its numbers prove nothing and it gives no verdicts.",
+        ExperimentMode.Quick => " **Quick mode**: reduced sizes (fewer steps, smaller training subsets, 3 seeds by default) so that the whole run " +
+            "takes minutes on 2 cores; these are not the paper's settings, and a verdict here holds for this protocol only. " +
+            "`--full` runs the paper's settings with 5 seeds.",
+        _ => " **Full mode**: the paper's settings where it states them, 5 seeds by default.",
+    };
 
     private static string ModeFlag(ExperimentMode mode) => mode switch
     {

@@ -67,7 +67,7 @@ internal sealed class Fig1Report(ResultsTable r, string dir, ReportWriter w, Exp
         foreach (var (c, file) in figures.Skip(1)) w.Image(file, $"test accuracy, N(0, {G(c.Std)}), learning rate {G(c.Lr)}");
         string verdict = Verdict.Lead(head.Both, mode == ExperimentMode.Smoke) +
             $": in the headline cell (N(0, {G(head.Std)}), learning rate {G(head.Lr)}) BN reached {Fig1Experiment.TargetFraction * 100:0}% of the baseline's final accuracy " +
-            $"{head.Fewer.WithInterval(v => N(v, 0))} steps sooner and ended {head.FinalDiff.WithInterval(Pp)} above it ({_seeds.Length} seeds); " +
+            $"{head.Fewer.WithInterval(v => N(v, 0))} steps sooner and ended {head.FinalDiff.WithInterval(Pp)} above it ({Seeds(_seeds.Length)}); " +
             $"across the {cells.Count} cells of the grid the claim is held in {cells.Count(c => c.Both == Outcome.Held)} " +
             $"(speed held in {cells.Count(c => c.Speed == Outcome.Held)}, higher final accuracy held in {cells.Count(c => c.Final == Outcome.Held)}, " +
             $"not held in {cells.Count(c => c.Both == Outcome.NotHeld)}).";

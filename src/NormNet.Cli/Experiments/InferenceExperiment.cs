@@ -164,7 +164,7 @@ internal sealed class InferenceExperiment : Experiment
         string verdict = Verdict.Lead(outcome, mode == ExperimentMode.Smoke) +
             $": with fixed statistics the network scores {Acc("population").MeanSd(Pct)} (population) and {Acc("running_average").MeanSd(Pct)} (running averages; " +
             $"population minus running {popRunning.WithInterval(Pp)}); normalizing each test batch with its own statistics costs {small.WithInterval(Pp)} at m = 2 and " +
-            $"{oneClass.WithInterval(Pp)} when each batch of 100 holds one class, and a batch of 1 is {(Refused(1) ? "refused" : "accepted")} ({seeds.Length} seeds).";
+            $"{oneClass.WithInterval(Pp)} when each batch of 100 holds one class, and a batch of 1 is {(Refused(1) ? "refused" : "accepted")} ({Seeds(seeds.Length)}).";
         w.Heading("Conclusion");
         w.Paragraph(verdict);
         return verdict;

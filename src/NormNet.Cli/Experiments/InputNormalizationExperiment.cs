@@ -110,7 +110,7 @@ internal sealed class InputNormalizationExperiment : Experiment
             $": with feature 2 scaled x1000 the largest stable learning rate is {E("raw_x1000", "largest_stable_lr").MeanSd(G)} and gradient descent needs " +
             $"{(itRaw.N < seeds.Length ? $"more than {maxIterations:0} iterations in {seeds.Length - itRaw.N} of {seeds.Length} seeds" : $"{itRaw.MeanSd(v => N(v, 0))} iterations")}; " +
             $"standardized, the rate can be {E("standardized", "largest_stable_lr").MeanSd(G)} (10^{lrEffect.WithInterval(v => N(v, 2))} times larger) and it converges in " +
-            $"{E("standardized", "iterations_to_converge").MeanSd(v => N(v, 0))} iterations ({seeds.Length} seeds).";
+            $"{E("standardized", "iterations_to_converge").MeanSd(v => N(v, 0))} iterations ({Seeds(seeds.Length)}).";
         w.Heading("Conclusion");
         w.Paragraph(verdict);
         return verdict;

@@ -46,7 +46,10 @@ internal sealed class LearningRateExperiment : Experiment
                         try
                         {
                             trainer.Run(steps);
-                            c.Results.Add("sweep", series, lr, "test_accuracy", Trainer.Evaluate(model, test).Accuracy, seed);
+                            var result = Trainer.Evaluate(model, test);
+                            // outputs that are NaN or infinite score 0%: the run has diverged, though its loss stayed finite
+                            if (result.OutputsFinite) c.Results.Add("sweep", series, lr, "test_accuracy", result.Accuracy, seed);
+                            else c.Results.Add("sweep", series, lr, "diverged_at_step", steps, seed);
                         }
                         catch (TrainingDivergedException e)
                         {
@@ -83,7 +86,8 @@ internal sealed class LearningRateExperiment : Experiment
         w.Paragraph($"784-100-100-100-10 networks with sigmoid or ReLU hidden units, with and without BN, PyTorch's default initialization, " +
             $"plain SGD with batches of {r.Get("settings", "run", "batch_size"):0} for {steps:0} steps at each of {rates.Length} learning rates " +
             $"({G(rates.Min())} to {G(rates.Max())}, four a decade), from the same seed with and without BN. A run *trains* at a rate when its test " +
-            $"accuracy (eval mode) reaches {Pct(threshold)} (chance is 10%); training stops when the loss becomes NaN or infinite (diverged). " +
+            $"accuracy (eval mode) reaches {Pct(threshold)} (chance is 10%); a run has diverged when its loss becomes NaN or infinite (training " +
+            "stops) or its test outputs are not finite; diverged runs are drawn as markers, not as an accuracy. " +
             "Per seed, the largest rate at which the run trains; the effect is log10(largest rate with BN / largest without BN) of the same seed, " +
             "claimed > 0. Every seed gives its own largest rate, so no single run near the threshold decides the verdict.");
         w.Heading("Results");
@@ -101,7 +105,7 @@ internal sealed class LearningRateExperiment : Experiment
         var outcome = Verdict.All(Verdict.Of(sig, Direction.Positive), Verdict.Of(relu, Direction.Positive));
         string verdict = Verdict.Lead(outcome, mode == ExperimentMode.Smoke) +
             $": with BN the largest learning rate that still trains was {Factor(sig)} that without BN for sigmoid units and {Factor(relu)} for ReLU units " +
-            $"(geometric mean over {seeds.Length} seeds of the per-seed ratio)" +
+            $"(geometric mean over {Seeds(seeds.Length)} of the per-seed ratio)" +
             (censored ? $"; BN still trained at the largest rate tried ({G(rates.Max())}) in some seeds, so its factor is a lower bound." : ".");
         w.Heading("Conclusion");
         w.Paragraph(verdict);

@@ -16,9 +16,17 @@ internal sealed class RegularizationReport(ResultsTable r, string dir, ReportWri
     /// <summary>Per seed: net's gap minus the no-BN gap at one batch size.</summary>
     private double[] Reduction(string net, double batch) => Gap(net, batch).Zip(Gap("baseline", batch), (a, b) => a - b).ToArray();
 
-    /// <summary>Per seed: the mean over batch sizes of net's gap minus the no-BN gap.</summary>
-    private double[] MeanReduction(string net) =>
-        Enumerable.Range(0, _seeds.Length).Select(i => _batches.Select(b => Reduction(net, b)[i]).Average()).ToArray();
+    /// <summary>Per seed: the mean over <paramref name="batches"/> of net's gap minus the no-BN gap.</summary>
+    private double[] MeanReduction(string net, IReadOnlyList<double> batches) => batches.Count == 0 ? []
+        : Enumerable.Range(0, _seeds.Length).Select(i => batches.Select(b => Reduction(net, b)[i]).Average()).ToArray();
+
+    private double MeanTrain(string net, double batch) => Stats.Mean(r.PerSeed("training", net, "train_accuracy", batch).Where(double.IsFinite).ToArray());
+
+    /// <summary>A gap measures regularization only against a control that fitted its training set about as well: the
+    /// batch sizes at which BN's and the no-BN net's mean train accuracies are within 5 points.</summary>
+    private List<double> Comparable() => _batches.Where(b => Math.Abs(MeanTrain("bn", b) - MeanTrain("baseline", b)) <= FitTolerance).ToList();
+
+    private const double FitTolerance = 0.05;
 
     private string Cell(string net, double batch, string metric)
     {
@@ -29,10 +37,11 @@ internal sealed class RegularizationReport(ResultsTable r, string dir, ReportWri
 
     public string Write()
     {
-        double small = _batches.Min(), large = _batches.Max();
-        var overall = Stats.Estimate(MeanReduction("bn"));
-        var trend = Stats.Estimate(Reduction("bn", small).Zip(Reduction("bn", large), (a, b) => a - b));
-        var dropout = Stats.Estimate(MeanReduction("dropout"));
+        var comparable = Comparable();
+        double small = comparable.Count > 0 ? comparable.Min() : double.NaN, large = comparable.Count > 1 ? comparable.Max() : double.NaN;
+        var overall = Stats.Estimate(MeanReduction("bn", comparable));
+        var trend = comparable.Count > 1 ? Stats.Estimate(Reduction("bn", small).Zip(Reduction("bn", large), (a, b) => a - b)) : Stats.Estimate([]);
+        var dropout = Stats.Estimate(MeanReduction("dropout", _batches));
         var shrinks = Verdict.Of(overall, Direction.Negative);
         var more = Verdict.Of(trend, Direction.Negative);
         var reference = Verdict.Of(dropout, Direction.Negative);
@@ -43,16 +52,21 @@ internal sealed class RegularizationReport(ResultsTable r, string dir, ReportWri
                 .Concat(RegularizationExperiment.Nets.SelectMany(n => new[] { Cell(n, b, "train_accuracy"), Cell(n, b, "test_accuracy"), Cell(n, b, "gap") })).ToArray()));
         w.Image(GapFigure(), "generalization gap vs batch size");
         w.Paragraph("The effect on the gap, per batch size: each net's gap minus the no-BN gap of the same seed (below zero: a smaller gap than without BN).");
-        w.Table(["batch", "BN gap - no-BN gap (95% CI)", "dropout gap - no-BN gap (95% CI)"],
-            _batches.Select(b => new[] { $"{b:0}", Stats.Estimate(Reduction("bn", b)).WithInterval(Pp), Stats.Estimate(Reduction("dropout", b)).WithInterval(Pp) }));
+        w.Table(["batch", "BN gap - no-BN gap (95% CI)", "dropout gap - no-BN gap (95% CI)", "train accuracy, BN - no BN", "comparable fit (within 5 points)"],
+            _batches.Select(b => new[] { $"{b:0}", Stats.Estimate(Reduction("bn", b)).WithInterval(Pp), Stats.Estimate(Reduction("dropout", b)).WithInterval(Pp),
+                Pp(MeanTrain("bn", b) - MeanTrain("baseline", b)), comparable.Contains(b) ? "yes" : "no" }));
         w.Image(EffectFigure(), "gap minus no-BN gap vs batch size");
         WriteNoise();
         string lead = Verdict.Lead(Verdict.All(shrinks, more), mode == ExperimentMode.Smoke);
-        string verdict = lead + $": averaged over batch sizes {string.Join(", ", _batches.Select(b => $"{b:0}"))}, BN changed the train-test gap by " +
-            $"{overall.WithInterval(Pp)} against the same network without BN ({Verdict.Word(shrinks).ToLowerInvariant()} for a smaller gap), and the change " +
-            $"at batch {small:0} minus that at batch {large:0} is {trend.WithInterval(Pp)} ({Verdict.Word(more).ToLowerInvariant()} for more regularization at " +
-            $"smaller batches); dropout (p = {G(r.Get("settings", "run", "dropout_p"))}), the known regularizer, changed it by {dropout.WithInterval(Pp)} " +
-            $"({_seeds.Length} seeds).";
+        string over = comparable.Count == 0 ? "at no batch size did BN and the control fit their training sets within 5 points of each other, so no gap compares like with like"
+            : $"at batch size{(comparable.Count > 1 ? "s" : "")} {string.Join(", ", comparable.Select(b => $"{b:0}"))}, where BN and the control fitted their training sets within 5 points, " +
+              $"BN changed the train-test gap by {overall.WithInterval(Pp)} against the same network without BN ({Verdict.Word(shrinks).ToLowerInvariant()} for a smaller gap)";
+        string across = comparable.Count > 1
+            ? $"; that change at batch {small:0} minus at batch {large:0} is {trend.WithInterval(Pp)} ({Verdict.Word(more).ToLowerInvariant()} for more regularization at smaller batches)"
+            : "; with fewer than two such batch sizes the dependence on the batch size cannot be tested (inconclusive)";
+        string verdict = lead + ": " + over + across +
+            $"; dropout (p = {G(r.Get("settings", "run", "dropout_p"))}), the known regularizer, changed the gap by {dropout.WithInterval(Pp)} averaged over all batch sizes " +
+            $"({Seeds(_seeds.Length)}).";
         w.Heading("Conclusion");
         w.Paragraph(verdict + " " + (reference == Outcome.Held
             ? "Dropout's reduction shows the protocol can detect a regularizer; BN's effect is to be read against it."
@@ -61,14 +75,13 @@ internal sealed class RegularizationReport(ResultsTable r, string dir, ReportWri
         return verdict;
     }
 
-    /// <summary>A gap also depends on how well a net fits its training set: says where BN fitted it much better than the control.</summary>
+    /// <summary>Where the fits differed, which way: the batch sizes the effects had to leave out.</summary>
     private string FitSentence()
     {
-        var better = _batches.Where(b => Stats.Mean(r.PerSeed("training", "bn", "train_accuracy", b).Where(double.IsFinite).ToArray())
-            - Stats.Mean(r.PerSeed("training", "baseline", "train_accuracy", b).Where(double.IsFinite).ToArray()) > 0.05).ToList();
-        return better.Count == 0 ? "BN and the control fitted their training sets about equally well (within 5 points), so their gaps compare like with like."
-            : $"At batch {string.Join(", ", better.Select(b => $"{b:0}"))} BN fitted the training set more than 5 points better than the control, so part of its " +
-              "larger gap there may come from the better fit itself; the test accuracies, which a regularizer should raise, are in the table.";
+        var apart = _batches.Where(b => !Comparable().Contains(b)).ToList();
+        return apart.Count == 0 ? "BN and the control fitted their training sets within 5 points at every batch size, so every gap compares like with like."
+            : $"Left out of the effects: batch {string.Join(", ", apart.Select(b => $"{b:0} (train accuracy BN - no BN {Pp(MeanTrain("bn", b) - MeanTrain("baseline", b))})"))}; " +
+              "there the nets' gaps differ as much by how well they fitted as by any regularization, and the test accuracies in the table are the fairer comparison.";
     }
 
     private void WriteSetting()
@@ -81,9 +94,11 @@ internal sealed class RegularizationReport(ResultsTable r, string dir, ReportWri
             $"square root of the batch size ({G(r.Get("settings", "run", "base_lr"))} at batch {r.Get("settings", "run", "base_batch"):0}; linear scaling made the no-BN control " +
             "stall at the largest batch). " +
             "Accuracies in eval mode on those training images and on the whole test set; the gap is train minus test accuracy.");
-        w.Paragraph("Two effects, per seed: (1) BN's gap minus the no-BN gap, averaged over the batch sizes, claimed < 0 (BN regularizes); " +
-            "(2) that difference at the smallest batch minus at the largest, claimed < 0 (more regularization with noisier, smaller batches). " +
-            "Held when both are. Dropout's gap minus the no-BN gap is reported as the reference, not part of the verdict.");
+        w.Paragraph("A gap says something about regularization only against a control that fitted its training set about as well (a net that " +
+            "underfits has a small gap for want of fitting). So the effects use the batch sizes at which BN's and the no-BN net's mean train " +
+            "accuracies are within 5 points. Two effects, per seed: (1) BN's gap minus the no-BN gap, averaged over those batch sizes, claimed < 0 " +
+            "(BN regularizes); (2) that difference at the smallest of them minus at the largest, claimed < 0 (more regularization with noisier, " +
+            "smaller batches). Held when both are. Dropout's gap minus the no-BN gap, over all batch sizes, is the reference, not part of the verdict.");
     }
 
     private string GapFigure()

@@ -81,6 +81,9 @@ internal sealed class ReportWriter
     /// <summary>A difference of fractions in percentage points, signed, two decimals.</summary>
     public static string Pp(double v) => double.IsNaN(v) ? "n/a" : (100 * v).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) + " pp";
 
+    /// <summary>"1 seed", "3 seeds".</summary>
+    public static string Seeds(int n) => n == 1 ? "1 seed" : $"{n} seeds";
+
     /// <summary>A number in general format (learning rates, small values).</summary>
     public static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
 }
