@@ -95,6 +95,7 @@ internal sealed class Fig1Report(ResultsTable r, string dir, ReportWriter w, Exp
         Charts.Band(plot, x, Runs($"baseline_{cell}", "test_accuracy"), "without BN", 1);
         Charts.Band(plot, x, Runs($"bn_{cell}", "test_accuracy"), "with BN", 0);
         Charts.Reference(plot, Fig1Experiment.TargetFraction * c.FinalBase.Mean, $"target: {Fig1Experiment.TargetFraction * 100:0}% of the baseline's final ({Pct(Fig1Experiment.TargetFraction * c.FinalBase.Mean)})");
+        plot.Axes.SetLimitsY(0, 1); // the whole accuracy scale, the same in every cell, so the cells compare at a glance
         return Charts.Save(plot, dir, headline ? "accuracy" : $"accuracy_{cell}");
     }
 
