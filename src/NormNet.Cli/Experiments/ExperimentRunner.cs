@@ -71,7 +71,7 @@ internal static class ExperimentRunner
             $"Every number below comes from this run's results.csv; rerun with `normnet experiment {e.Name} --seed {seeds[0]} --seeds {seeds.Count}{ModeFlag(mode)}`.");
         head.Heading("Protocol");
         head.Paragraph("The settings of this run (the defaults of its mode unless changed on the command line, with the flag that changes them):");
-        head.Table(["setting", "value", "flag"], ProtocolRows(results));
+        head.Table(["setting", "value", "flag"], ProtocolRows(results), text: true);
         return head;
     }
 
@@ -104,7 +104,7 @@ internal static class ExperimentRunner
             ModeNote(mode));
         index.Paragraph($"**How verdicts are decided.** {Verdict.Rule}");
         index.Table(["experiment", "claim", "verdict"], outcomes.Select(o =>
-            new[] { $"[{o.E.Name}]({o.E.Name}/report.md)", o.E.Claim.Replace('|', '/'), o.O.Verdict.Replace('|', '/') }));
+            new[] { $"[{o.E.Name}]({o.E.Name}/report.md)", o.E.Claim.Replace('|', '/'), o.O.Verdict.Replace('|', '/') }), text: true);
         const string title = "NormNet: the seed document's claims about batch normalization, measured";
         AtomicFile.WriteAllText(Path.Combine(dir, "index.md"), $"# {title}\n\n" + index);
         var html = new StringBuilder($"<h1>{title}</h1>\n").Append(index.ToHtml(dir));

@@ -18,7 +18,7 @@ internal static partial class Html
         .table { overflow-x: auto; margin: 1rem 0; }
         table { border-collapse: collapse; font-size: 0.92rem; font-variant-numeric: tabular-nums; }
         th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: right; vertical-align: top; }
-        th:first-child, td:first-child { text-align: left; } th { background: #f6f6f6; }
+        th:first-child, td:first-child, table.text th, table.text td { text-align: left; } th { background: #f6f6f6; }
         .verdict { border-left: 4px solid #1f77b4; padding: 0.4rem 0.9rem; background: #f4f8fc; }
         a { color: #1a5fb4; }
         """;

@@ -11,7 +11,7 @@ internal sealed class ReportWriter
     private sealed record HeadingBlock(string Text, int Level) : Block;
     private sealed record ParagraphBlock(string Text) : Block;
     private sealed record ImageBlock(string File, string Alt) : Block;
-    private sealed record TableBlock(string[] Header, List<string[]> Rows) : Block;
+    private sealed record TableBlock(string[] Header, List<string[]> Rows, bool Text) : Block;
 
     private readonly List<Block> _blocks = [];
 
@@ -22,7 +22,8 @@ internal sealed class ReportWriter
     /// <summary>A plot: <paramref name="file"/> is the PNG beside the report; the HTML inlines the SVG of the same name.</summary>
     public ReportWriter Image(string file, string alt) => With(new ImageBlock(file, alt));
 
-    public ReportWriter Table(string[] header, IEnumerable<string[]> rows) => With(new TableBlock(header, rows.ToList()));
+    /// <summary>A table; columns after the first are right-aligned (numbers) unless <paramref name="text"/>.</summary>
+    public ReportWriter Table(string[] header, IEnumerable<string[]> rows, bool text = false) => With(new TableBlock(header, rows.ToList(), text));
 
     /// <summary>The PNG file names of the plots, in order.</summary>
     public IEnumerable<string> Images => _blocks.OfType<ImageBlock>().Select(b => b.File);
@@ -45,7 +46,7 @@ internal sealed class ReportWriter
                 case ImageBlock i: text.Append($"![{i.Alt}]({i.File})\n\n"); break;
                 case TableBlock t:
                     text.Append("| ").Append(string.Join(" | ", t.Header)).Append(" |\n");
-                    text.Append('|').Append(string.Concat(t.Header.Select((_, k) => k == 0 ? "---|" : "---:|"))).Append('\n');
+                    text.Append('|').Append(string.Concat(t.Header.Select((_, k) => k == 0 || t.Text ? "---|" : "---:|"))).Append('\n');
                     foreach (var row in t.Rows) text.Append("| ").Append(string.Join(" | ", row)).Append(" |\n");
                     text.Append('\n');
                     break;
@@ -64,7 +65,7 @@ internal sealed class ReportWriter
                 case ParagraphBlock p: html.Append($"<p>{Html.Inline(p.Text)}</p>\n"); break;
                 case ImageBlock i: html.Append(Html.Figure(dir, i.File, i.Alt)); break;
                 case TableBlock t:
-                    html.Append("<div class=\"table\"><table>\n<thead><tr>").Append(string.Concat(t.Header.Select(c => $"<th>{Html.Inline(c)}</th>"))).Append("</tr></thead>\n<tbody>\n");
+                    html.Append(t.Text ? "<div class=\"table\"><table class=\"text\">\n<thead><tr>" : "<div class=\"table\"><table>\n<thead><tr>").Append(string.Concat(t.Header.Select(c => $"<th>{Html.Inline(c)}</th>"))).Append("</tr></thead>\n<tbody>\n");
                     foreach (var row in t.Rows) html.Append("<tr>").Append(string.Concat(row.Select(c => $"<td>{Html.Inline(c)}</td>"))).Append("</tr>\n");
                     html.Append("</tbody></table></div>\n");
                     break;
