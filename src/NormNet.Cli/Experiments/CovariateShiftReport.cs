@@ -26,13 +26,7 @@ internal sealed class CovariateShiftReport(ResultsTable r, string dir, ReportWri
     public string Write()
     {
         ulong first = _seeds[0];
-        var others = _settings.Skip(1).Select(p =>
-        {
-            _cell = Fig1Experiment.Cell(p.Std, p.Lr);
-            var row = new[] { G(p.Std), G(p.Lr), Diff("net_shift", 3).WithInterval(v => N(v)), Diff("spread_change", 3).WithInterval(v => N(v)),
-                $"{SpreadGrowth("baseline", FirstRecord()).MeanSd(Times)} / {SpreadGrowth("bn", FirstRecord()).MeanSd(Times)}", Verdict.Word(Outcome3()) };
-            return row;
-        }).ToList();
+        var others = OtherSettings();
         var (headStd, headLr) = _settings[0];
         _cell = Fig1Experiment.Cell(headStd, headLr);
         var percentileFigures = new[] { ("baseline", "without BN (Figure 1b)", 1), ("bn", "with BN (Figure 1c)", 0) }
@@ -41,16 +35,7 @@ internal sealed class CovariateShiftReport(ResultsTable r, string dir, ReportWri
         string spread = LayerFigure("spread_change", "Change of each unit's input spread, 10% of training to the end", "|ln(std at end / std at 10%)|", "spread");
         double from = FirstRecord();
 
-        w.Heading("Setting");
-        w.Paragraph($"The paper's 784-100-100-100-10 sigmoid network (the fig1 headline setting: N(0, {G(headStd)}) weights, " +
-            $"learning rate {G(headLr)}, batches of {r.Get("settings", "run", "batch_size"):0}), trained for {_steps:0} steps " +
-            $"with and without BN from the same seed. Every {r.Get("settings", "run", "record_every"):0} steps the first {r.Get("settings", "run", "probe_images"):0} " +
-            "test images go through the network as a training batch does (BN normalizes with the batch's own statistics; the running averages are left " +
-            "untouched) and we record the input of each sigmoid.");
-        w.Paragraph("Two effects per layer, from the first record at or after 10% of training to the end, averaged over the layer's 100 units: the " +
-            "*net shift* (how far each unit's input mean moved, in units of its standard deviation) and the *spread change* (|ln| of the ratio of " +
-            "each unit's input standard deviation at the end to that at 10%). The claim says BN keeps the distribution stable: both effects, " +
-            "BN minus no BN in the last hidden layer (the one Figure 1 follows), are claimed < 0.");
+        WriteSetting(headStd, headLr);
         w.Heading("Results: the whole layers");
         w.Table(["hidden layer", "net shift, no BN", "net shift, BN", "BN - no BN (95% CI)", "spread change, no BN", "spread change, BN", "BN - no BN (95% CI)"],
             Layers.Select(l => new[]
@@ -60,17 +45,7 @@ internal sealed class CovariateShiftReport(ResultsTable r, string dir, ReportWri
             }));
         w.Image(shift, "net shift per layer");
         w.Image(spread, "spread change per layer");
-        w.Heading("Results: one sigmoid, as in Figure 1(b, c)");
-        w.Paragraph($"Unit {r.Get("settings", "run", "unit"):0} of the last hidden layer, seed {first} (one unit of one run, a picture rather than evidence); " +
-            "the table gives its percentiles over all seeds.");
-        foreach (var f in percentileFigures) w.Image(f, f);
-        w.Table(["sigmoid input", $"no BN, step {from:0}", $"no BN, step {_steps:0}", $"BN, step {from:0}", $"BN, step {_steps:0}"],
-            new[] { "p15", "p50", "p85" }.Select(q => new[] { q, P("baseline", q, from), P("baseline", q, _steps), P("bn", q, from), P("bn", q, _steps) }));
-        var growthBase = SpreadGrowth("baseline", from);
-        var growthBn = SpreadGrowth("bn", from);
-        w.Paragraph($"Its spread (85th minus 15th percentile) at the end was {growthBase.MeanSd(Times)} that at step {from:0} without BN and " +
-            $"{growthBn.MeanSd(Times)} with BN; its median moved by {MedianMove("baseline", from).MeanSd(v => N(v))} without BN and " +
-            $"{MedianMove("bn", from).MeanSd(v => N(v))} with BN.");
+        var (growthBase, growthBn) = WriteOneSigmoid(percentileFigures, first, from);
 
         var shiftDiff = Diff("net_shift", 3);
         var spreadDiff = Diff("spread_change", 3);
@@ -91,6 +66,45 @@ internal sealed class CovariateShiftReport(ResultsTable r, string dir, ReportWri
         w.Heading("Conclusion");
         w.Paragraph(verdict);
         return verdict;
+    }
+
+    /// <summary>The last hidden layer's effects in each setting after the headline one, as table rows.</summary>
+    private List<string[]> OtherSettings() => _settings.Skip(1).Select(p =>
+    {
+        _cell = Fig1Experiment.Cell(p.Std, p.Lr);
+        return new[] { G(p.Std), G(p.Lr), Diff("net_shift", 3).WithInterval(v => N(v)), Diff("spread_change", 3).WithInterval(v => N(v)),
+            $"{SpreadGrowth("baseline", FirstRecord()).MeanSd(Times)} / {SpreadGrowth("bn", FirstRecord()).MeanSd(Times)}", Verdict.Word(Outcome3()) };
+    }).ToList();
+
+    private void WriteSetting(double headStd, double headLr)
+    {
+    w.Heading("Setting");
+    w.Paragraph($"The paper's 784-100-100-100-10 sigmoid network (the fig1 headline setting: N(0, {G(headStd)}) weights, " +
+        $"learning rate {G(headLr)}, batches of {r.Get("settings", "run", "batch_size"):0}), trained for {_steps:0} steps " +
+        $"with and without BN from the same seed. Every {r.Get("settings", "run", "record_every"):0} steps the first {r.Get("settings", "run", "probe_images"):0} " +
+        "test images go through the network as a training batch does (BN normalizes with the batch's own statistics; the running averages are left " +
+        "untouched) and we record the input of each sigmoid.");
+    w.Paragraph("Two effects per layer, from the first record at or after 10% of training to the end, averaged over the layer's 100 units: the " +
+        "*net shift* (how far each unit's input mean moved, in units of its standard deviation) and the *spread change* (|ln| of the ratio of " +
+        "each unit's input standard deviation at the end to that at 10%). The claim says BN keeps the distribution stable: both effects, " +
+        "BN minus no BN in the last hidden layer (the one Figure 1 follows), are claimed < 0.");
+    }
+
+    /// <summary>The probed unit of the headline setting; returns its spread growth without and with BN.</summary>
+    private (Estimate Base, Estimate Bn) WriteOneSigmoid(List<string> percentileFigures, ulong first, double from)
+    {
+    w.Heading("Results: one sigmoid, as in Figure 1(b, c)");
+    w.Paragraph($"Unit {r.Get("settings", "run", "unit"):0} of the last hidden layer, seed {first} (one unit of one run, a picture rather than evidence); " +
+        "the table gives its percentiles over all seeds.");
+    foreach (var f in percentileFigures) w.Image(f, f);
+    w.Table(["sigmoid input", $"no BN, step {from:0}", $"no BN, step {_steps:0}", $"BN, step {from:0}", $"BN, step {_steps:0}"],
+        new[] { "p15", "p50", "p85" }.Select(q => new[] { q, P("baseline", q, from), P("baseline", q, _steps), P("bn", q, from), P("bn", q, _steps) }));
+    var growthBase = SpreadGrowth("baseline", from);
+    var growthBn = SpreadGrowth("bn", from);
+    w.Paragraph($"Its spread (85th minus 15th percentile) at the end was {growthBase.MeanSd(Times)} that at step {from:0} without BN and " +
+        $"{growthBn.MeanSd(Times)} with BN; its median moved by {MedianMove("baseline", from).MeanSd(v => N(v))} without BN and " +
+        $"{MedianMove("bn", from).MeanSd(v => N(v))} with BN.");
+        return (growthBase, growthBn);
     }
 
     private static string Times(double v) => $"{N(v, v < 10 ? 2 : 0)}x";
