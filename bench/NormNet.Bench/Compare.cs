@@ -90,19 +90,19 @@ internal static class Compare
         }
     }
 
-    /// <summary>The whole `normnet experiment mnist --full` against the same loop in PyTorch, each once, in turn.</summary>
+    /// <summary>One cell of `normnet experiment fig1 --full` (one seed, N(0, 0.1), lr 0.5: the peer script's setting) against the same loop in PyTorch, each once, in turn.</summary>
     private static void Mnist(StringBuilder report, int threads, string python)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"normnet-bench-mnist-{Environment.ProcessId}");
         Console.Error.WriteLine("mnist experiment: NormNet");
-        RunSelf($"normnet experiment mnist --full --out \"{dir}\" --threads {threads}");
+        RunSelf($"normnet experiment fig1 --full --seeds 1 --init-std 0.1 --lr 0.5 --out \"{dir}\" --threads {threads}");
         var timing = File.ReadAllLines(Path.Combine(dir, "timing.csv")).Skip(1).Select(l => l.Split(','))
             .ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
         Console.Error.WriteLine("mnist experiment: PyTorch");
         string peer = RunProcess(python, $"\"{Path.Combine(Path.GetDirectoryName(FindPeerScript())!, "pytorch_mnist.py")}\" --threads {threads}");
         double Value(string key) => double.Parse(peer.Split('\n').First(l => l.StartsWith(key, StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
         double ours = timing["wall_seconds"], theirs = Value("wall");
-        report.AppendLine($"Whole `normnet experiment mnist --full` (2 x 50,000 steps, evaluation every 500 steps on the full test set), {threads} threads:");
+        report.AppendLine($"`normnet experiment fig1 --full --seeds 1 --init-std 0.1 --lr 0.5` (2 x 50,000 steps, evaluation every 500 steps on the full test set), {threads} threads:");
         report.AppendLine();
         report.AppendLine("| run | NormNet | PyTorch | speedup |");
         report.AppendLine("|---|---:|---:|---:|");

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests use and a fresh machine lacks, so that no test skips itself for want
-# of them: OpenBLAS (the optional GEMM backend, compared with the managed one) and MPICH (libmpi.so.12 and
-# mpiexec, which the distributed tests launch).
+# of them: OpenBLAS (the optional GEMM backend, compared with the managed one), MPICH (libmpi.so.12 and mpiexec,
+# which the distributed tests launch) and Chromium (the experiment reports are rendered in a real browser, headless,
+# to check that every plot loads and the page logs no error).
 # Needs root (or sudo) only when something is missing; prints what it installs.
-set -euo pipefail
-packages=(libopenblas0-pthread mpich)
+packages=(libopenblas0-pthread mpich chromium)
 
 missing=()
 for p in "${packages[@]}"; do

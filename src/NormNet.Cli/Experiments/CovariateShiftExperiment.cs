@@ -22,35 +22,59 @@ internal sealed class CovariateShiftExperiment : Experiment
 
     public override void Run(ExperimentContext c)
     {
-        int steps = c.Pick(50_000, 3_000, 40), every = c.Pick(500, 50, 10);
+        int steps = c.Protocol.StepsOr(c.Pick(50_000, 2_000, 40)), every = Math.Max(1, steps / c.Pick(100, 20, 4));
+        var settings = Settings(c.Protocol);
+        int batch = c.Protocol.BatchSizeOr(PaperMlp.BatchSize, Name);
         c.Setting("steps", steps);
         c.Setting("record_every", every);
+        c.Setting("init_stds", settings.Select(p => p.Std).ToArray());
+        c.Setting("learning_rates", settings.Select(p => p.Lr).ToArray());
+        c.Setting("batch_size", batch);
         c.Setting("probe_images", ProbeImages);
         c.Setting("unit", Unit);
         var probeSet = new DataLoader(c.Data.Test, Math.Min(ProbeImages, c.Data.Test.Count), shuffle: false);
         var probeBatch = probeSet.Next().Inputs.Clone();
-        c.Progress.Run("covariate-shift: baseline and BN nets", 2.0 * steps, advance =>
+        double total = 2.0 * steps * c.Seeds.Count * settings.Length;
+        c.Progress.Run($"covariate-shift: baseline and BN nets x {settings.Length} settings x {c.Seeds.Count} seeds", total, advance =>
         {
-            foreach (bool bn in new[] { false, true })
-            {
-                string series = bn ? "bn" : "baseline";
-                var (model, probes) = Probe.BeforeSigmoids(PaperMlp.Build(bn, c.Seed));
-                var trainer = new Trainer(model, new Sgd(model.NamedParameters(), PaperMlp.LearningRate), new DataLoader(c.Data.Train, PaperMlp.BatchSize, c.Seed));
-                var history = new List<(int Step, double[][] Mean, double[][] Std)>();
-                for (int step = 0; step <= steps; step += every)
+            double done = 0;
+            foreach (var (initStd, lr) in settings)
+            foreach (ulong seed in c.Seeds)
+                foreach (bool bn in new[] { false, true })
                 {
-                    if (step > 0) trainer.Run(step);
-                    history.Add(Record(c.Results, series, step, model, probes, probeBatch));
-                    advance((bn ? steps : 0) + step);
+                    string series = $"{(bn ? "bn" : "baseline")}_{Fig1Experiment.Cell(initStd, lr)}";
+                    var (model, probes) = Probe.BeforeSigmoids(PaperMlp.Build(bn, seed, initStd));
+                    var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, batch, seed));
+                    var history = new List<(int Step, double[][] Mean, double[][] Std)>();
+                    for (int step = 0; step <= steps; step += every)
+                    {
+                        if (step > 0) trainer.Run(step);
+                        history.Add(Record(c.Results, series, seed, step, model, probes, probeBatch));
+                        advance(done + step);
+                    }
+                    Summarize(c.Results, series, seed, history);
+                    done += steps;
                 }
-                Summarize(c.Results, series, history);
-            }
         });
+    }
+
+    /// <summary>The (initial std, learning rate) settings: the fig1 headline cell, then the opposite corner of its grid (the
+    /// setting of earlier versions, where the spread of BN's sigmoid inputs grew more than without BN); --init-std and
+    /// --lr give lists of equal length, or one value for all.</summary>
+    private (double Std, double Lr)[] Settings(Protocol p)
+    {
+        double[] stds = p.InitStd ?? [PaperMlp.InitStd, 0.1], rates = p.Lr ?? [PaperMlp.LearningRate, 0.5];
+        if (p.InitStd is { Length: 1 } && p.Lr is null) rates = [rates[0]];
+        if (p.Lr is { Length: 1 } && p.InitStd is null) stds = [stds[0]];
+        int n = Math.Max(stds.Length, rates.Length);
+        if ((stds.Length != 1 && stds.Length != n) || (rates.Length != 1 && rates.Length != n))
+            throw new UsageException($"{Name}: --init-std and --lr pair up, so give lists of the same length (or one value), got {stds.Length} and {rates.Length}.");
+        return Enumerable.Range(0, n).Select(i => (stds[stds.Length == 1 ? 0 : i], rates[rates.Length == 1 ? 0 : i])).ToArray();
     }
 
     /// <summary>Runs the probe batch through the network as training does (BN normalizes with the batch's own statistics,
     /// without touching the running averages); records the probed unit's percentiles and returns every unit's mean and std per layer.</summary>
-    private static (int, double[][], double[][]) Record(ResultsTable results, string series, int step, Module model, List<Probe> probes, Tensor batch)
+    private static (int, double[][], double[][]) Record(ResultsTable results, string series, ulong seed, int step, Module model, List<Probe> probes, Tensor batch)
     {
         var layers = model.NamedModules().Select(m => m.Module).OfType<BatchNormBase>().ToList();
         var saved = layers.Select(l => (l.Momentum, l.NumBatchesTracked)).ToList();
@@ -77,16 +101,17 @@ internal sealed class CovariateShiftExperiment : Experiment
                 {
                     Array.Sort(column);
                     foreach (int q in new[] { 15, 50, 85 })
-                        results.Add("percentiles", series, step, $"p{q}", column[(int)Math.Round(q / 100.0 * (n - 1))]);
+                        results.Add("percentiles", series, step, $"p{q}", column[(int)Math.Round(q / 100.0 * (n - 1))], seed);
                 }
             }
         }
         return (step, means, stds);
     }
 
-    /// <summary>How far each unit's input mean travels, in units of its spread, averaged over the layer's units: per record
-    /// the move since the previous record, and the net shift from the first record at or after 10% of training to the end.</summary>
-    private static void Summarize(ResultsTable results, string series, List<(int Step, double[][] Mean, double[][] Std)> history)
+    /// <summary>How far each unit's input distribution travels, averaged over the layer's units: per record the move of
+    /// the mean since the previous record (in units of the spread); from the first record at or after 10% of training to
+    /// the end, the net shift of the mean (in stds) and the change of the spread, |ln(std_end / std_start)|.</summary>
+    private static void Summarize(ResultsTable results, string series, ulong seed, List<(int Step, double[][] Mean, double[][] Std)> history)
     {
         int layers = history[0].Mean.Length, from = history.FindIndex(h => h.Step >= 0.1 * history[^1].Step);
         for (int l = 0; l < layers; l++)
@@ -97,74 +122,18 @@ internal sealed class CovariateShiftExperiment : Experiment
                 double move = 0;
                 for (int u = 0; u < units; u++)
                     move += Math.Abs(history[t].Mean[l][u] - history[t - 1].Mean[l][u]) / (history[t].Std[l][u] + 1e-12);
-                results.Add($"layer{l + 1}_moves", series, history[t].Step, "mean_move", move / units);
+                results.Add($"layer{l + 1}_moves", series, history[t].Step, "mean_move", move / units, seed);
             }
-            double net = 0;
+            double net = 0, spread = 0;
             for (int u = 0; u < units; u++)
-                net += Math.Abs(history[^1].Mean[l][u] - history[from].Mean[l][u]) / (history[^1].Std[l][u] + 1e-12);
-            results.Add("drift", series, l + 1, "net_shift", net / units);
-        }
-    }
-
-    /// <summary>Sum of the per-record moves of a layer from 10% of training onwards.</summary>
-    private static double PathLength(ResultsTable r, string series, double layer)
-    {
-        var (x, y) = r.Series($"layer{layer:0}_moves", series, "mean_move");
-        double from = 0.1 * r.Get("settings", "run", "steps");
-        return x.Zip(y).Where(p => p.First > from).Sum(p => p.Second);
-    }
-
-    public override string Report(ResultsTable r, string dir, ReportWriter w)
-    {
-        double steps = r.Get("settings", "run", "steps");
-        var figures = new List<string>();
-        foreach (var (series, label) in new[] { ("baseline", "without BN (Figure 1b)"), ("bn", "with BN (Figure 1c)") })
-        {
-            var plot = Charts.New($"Input of one last-hidden-layer sigmoid, {label}", "training step", "sigmoid input (pre-activation)");
-            int k = 0;
-            foreach (var (q, name) in new[] { ("p85", "85th percentile"), ("p50", "median"), ("p15", "15th percentile") })
             {
-                var (x, y) = r.Series("percentiles", series, q);
-                Charts.Line(plot, x, y, name, k++ == 1 ? (series == "bn" ? 0 : 1) : 7);
+                net += Math.Abs(history[^1].Mean[l][u] - history[from].Mean[l][u]) / (history[^1].Std[l][u] + 1e-12);
+                spread += Math.Abs(Math.Log((history[^1].Std[l][u] + 1e-12) / (history[from].Std[l][u] + 1e-12)));
             }
-            figures.Add(Charts.Save(plot, dir, $"percentiles_{series}", ScottPlot.Alignment.UpperRight));
+            results.Add("drift", series, l + 1, "net_shift", net / units, seed);
+            results.Add("drift", series, l + 1, "spread_change", spread / units, seed);
         }
-        var driftPlot = Charts.New("How far each layer's input distribution drifts (10% of training to the end)", "hidden layer", "net shift of the unit means (in stds)");
-        double[] layers = [1, 2, 3];
-        Charts.Line(driftPlot, layers, layers.Select(l => r.Get("drift", "baseline", "net_shift", l)).ToArray(), "without BN", 1, markers: true);
-        Charts.Line(driftPlot, layers, layers.Select(l => r.Get("drift", "bn", "net_shift", l)).ToArray(), "with BN", 0, markers: true);
-        driftPlot.Axes.Bottom.SetTicks(layers, ["1", "2", "3"]);
-        string drift = Charts.Save(driftPlot, dir, "drift", ScottPlot.Alignment.MiddleRight);
-
-        double P(string s, string q, double step) => r.Get("percentiles", s, q, step);
-        double first = r.Series("percentiles", "baseline", "p50").X.First(x => x >= 0.1 * steps);
-        w.Heading("Setting");
-        w.Paragraph($"The paper's 784-100-100-100-10 sigmoid network (same settings as the `mnist` experiment), trained for {steps:0} steps " +
-            $"with and without BN. Every {r.Get("settings", "run", "record_every"):0} steps the first {r.Get("settings", "run", "probe_images"):0} " +
-            "test images go through the network as a training batch does (BN normalizes with the batch's own statistics; the running " +
-            "averages are left untouched) and we record the input of each sigmoid; the figures follow unit " +
-            $"{r.Get("settings", "run", "unit"):0} of the last hidden layer.");
-        w.Heading("Results");
-        foreach (var f in figures) w.Image(f, f);
-        w.Table(["percentile of the sigmoid input", $"without BN, step {first:0}", $"without BN, step {steps:0}", $"with BN, step {first:0}", $"with BN, step {steps:0}"],
-            new[] { "p15", "p50", "p85" }.Select(q => new[] { q, N(P("baseline", q, first)), N(P("baseline", q, steps)), N(P("bn", q, first)), N(P("bn", q, steps)) }));
-        w.Paragraph("Per-layer movement of the input distribution, averaged over the layer's 100 units, from 10% of training to the end, " +
-            "in units of each unit's standard deviation: the net shift is the distance each unit's mean moved from start to end (the drift the " +
-            "claim is about); the path length sums its moves between records, which also counts step-to-step jitter.");
-        w.Table(["hidden layer", "net shift without BN", "net shift with BN", "path length without BN", "path length with BN"],
-            layers.Select(l => new[] { $"{l:0}", N(r.Get("drift", "baseline", "net_shift", l), 2), N(r.Get("drift", "bn", "net_shift", l), 2),
-                N(PathLength(r, "baseline", l), 2), N(PathLength(r, "bn", l), 2) }));
-        w.Image(drift, "net shift per layer");
-        double baseLast = r.Get("drift", "baseline", "net_shift", 3), bnLast = r.Get("drift", "bn", "net_shift", 3);
-        double baseMedianMove = Math.Abs(P("baseline", "p50", steps) - P("baseline", "p50", first));
-        double bnMedianMove = Math.Abs(P("bn", "p50", steps) - P("bn", "p50", first));
-        bool held = layers.All(l => r.Get("drift", "bn", "net_shift", l) < r.Get("drift", "baseline", "net_shift", l));
-        string verdict = (held ? "Held" : "Not shown in this run") +
-            $": from step {first:0} to {steps:0} the median input of the probed sigmoid moved by {N(baseMedianMove)} without BN and {N(bnMedianMove)} with BN; " +
-            $"in the last hidden layer each unit's input mean drifted by {N(baseLast, 2)} standard deviations without BN and {N(bnLast, 2)} with BN" +
-            (held ? ", and BN reduced the drift in every layer." : ".");
-        w.Heading("Conclusion");
-        w.Paragraph(verdict);
-        return verdict;
     }
+
+    public override string Report(ResultsTable r, string dir, ReportWriter w, ExperimentMode mode) => new CovariateShiftReport(r, dir, w, mode).Write();
 }

@@ -7,12 +7,14 @@ namespace NormNet.Cli.Experiments;
 /// of the pipeline that proves nothing about the claim).</summary>
 internal enum ExperimentMode { Full, Quick, Smoke }
 
-/// <summary>What an experiment gets: where to write, how long to run, the seed and the data.</summary>
-internal sealed class ExperimentContext(string dir, ExperimentMode mode, ulong seed, ImageDataset data, Progress progress)
+/// <summary>What an experiment gets: where to write, how long to run, the seeds (every measurement is repeated for
+/// each), the protocol asked for on the command line, and the data.</summary>
+internal sealed class ExperimentContext(string dir, ExperimentMode mode, IReadOnlyList<ulong> seeds, Protocol protocol, ImageDataset data, Progress progress)
 {
     public string Dir { get; } = dir;
     public ExperimentMode Mode { get; } = mode;
-    public ulong Seed { get; } = seed;
+    public IReadOnlyList<ulong> Seeds { get; } = seeds;
+    public Protocol Protocol { get; } = protocol;
     public ImageDataset Data { get; } = data;
     public Progress Progress { get; } = progress;
     public ResultsTable Results { get; } = new();
@@ -22,6 +24,15 @@ internal sealed class ExperimentContext(string dir, ExperimentMode mode, ulong s
 
     /// <summary>Records a setting in the results, so the report can state it from results.csv.</summary>
     public void Setting(string name, double value) => Results.Add("settings", "run", null, name, value);
+
+    /// <summary>Records a grid setting (one row per value, x = its index).</summary>
+    public void Setting(string name, IReadOnlyList<double> values)
+    {
+        for (int i = 0; i < values.Count; i++) Results.Add("settings", "grid", i, name, values[i]);
+    }
+
+    /// <summary>The default number of seeds for a mode: 5 in full mode, 3 quick, 1 smoke.</summary>
+    public static int DefaultSeeds(ExperimentMode mode) => mode switch { ExperimentMode.Full => 5, ExperimentMode.Quick => 3, _ => 1 };
 }
 
 /// <summary>One of the seed document's claims as a reproducible experiment: it measures into results.csv, then
@@ -44,6 +55,9 @@ internal abstract class Experiment
     public abstract void Run(ExperimentContext context);
 
     /// <summary>Writes plots into <paramref name="dir"/> and the report body from the results read back from disk;
-    /// returns the one-line verdict for the index page.</summary>
-    public abstract string Report(ResultsTable results, string dir, ReportWriter report);
+    /// returns the one-line verdict for the index page (in smoke mode it opens with <see cref="Science.Verdict.SmokeLine"/>).</summary>
+    public abstract string Report(ResultsTable results, string dir, ReportWriter report, ExperimentMode mode);
+
+    /// <summary>Other names the command accepts for this experiment (a rename keeps the old name working).</summary>
+    public virtual IReadOnlyList<string> Aliases => [];
 }

@@ -1,30 +1,42 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Text;
 using NormNet.Cli.Output;
+using NormNet.Cli.Science;
 using NormNet.Data;
 using NormNet.Serialization;
 
 namespace NormNet.Cli.Experiments;
 
-/// <summary>Runs experiments into folders (results.csv, timing.csv, plots, report.md) and writes the index of a run of all.</summary>
+/// <summary>Runs experiments into folders (results.csv, timing.csv, plots, report.md, report.html) and writes the
+/// index (index.md, index.html) of a run of all.</summary>
 internal static class ExperimentRunner
 {
     public static readonly Experiment[] All =
     [
-        new InputNormalizationExperiment(), new CovariateShiftExperiment(), new MnistExperiment(),
+        new InputNormalizationExperiment(), new CovariateShiftExperiment(), new Fig1Experiment(),
         new RegularizationExperiment(), new InferenceExperiment(), new LearningRateExperiment(),
     ];
 
-    public static Experiment Find(string name) =>
-        All.FirstOrDefault(e => e.Name == name) ?? throw new UsageException(
+    /// <summary>The experiment called <paramref name="name"/>, or whose old name it is (then <paramref name="renamed"/> is true).</summary>
+    public static Experiment Find(string name, out bool renamed)
+    {
+        var e = All.FirstOrDefault(e => e.Name == name);
+        renamed = e is null;
+        return e ?? All.FirstOrDefault(e => e.Aliases.Contains(name)) ?? throw new UsageException(
             $"unknown experiment '{name}'; expected one of: {string.Join(", ", All.Select(e => e.Name))}, all.");
+    }
 
-    /// <summary>Runs one experiment into <paramref name="dir"/>; returns its verdict line.</summary>
-    public static string Run(Experiment experiment, string dir, ExperimentMode mode, ulong seed, ImageDataset data, Progress progress)
+    /// <summary>What one experiment produced: its verdict line and report body.</summary>
+    public sealed record Outcome(string Verdict, ReportWriter Body);
+
+    /// <summary>Runs one experiment into <paramref name="dir"/>, once per seed.</summary>
+    public static Outcome Run(Experiment experiment, string dir, ExperimentMode mode, IReadOnlyList<ulong> seeds, Protocol protocol, ImageDataset data, Progress progress)
     {
         Directory.CreateDirectory(dir);
-        var context = new ExperimentContext(dir, mode, seed, data, progress);
+        var context = new ExperimentContext(dir, mode, seeds, protocol, data, progress);
+        context.Setting("seeds", seeds.Count);
         var clock = Stopwatch.StartNew();
         experiment.Run(context);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -36,37 +48,86 @@ internal static class ExperimentRunner
             string.Create(CultureInfo.InvariantCulture, $"wall_seconds,{seconds:F1}\npeak_rss_mb,{peakMb:F0}\n"));
         var results = ResultsTable.Load(csv);
         var body = new ReportWriter();
-        string verdict = experiment.Report(results, dir, body);
-        var report = new StringBuilder();
-        report.Append($"# {experiment.Title}\n\n");
-        report.Append($"**Claim tested.** {experiment.Claim}\n\n");
-        report.Append($"**Verdict.** {verdict}\n\n");
-        report.Append("**Run.** ").Append(experiment.UsesImageData ? $"Data: {data.Description}. " : "Data: synthetic (see below). ")
-              .Append(string.Create(CultureInfo.InvariantCulture, $"Seed {seed}; mode {mode.ToString().ToLowerInvariant()}; wall time {seconds:F1} s (timing.csv). "))
-              .Append("Every number below comes from this run's results.csv; ")
-              .Append($"rerun with `normnet experiment {experiment.Name} --seed {seed}{ModeFlag(mode)}`.\n");
-        report.Append(body);
-        AtomicFile.WriteAllText(Path.Combine(dir, "report.md"), report.ToString());
+        progress.Info($"{experiment.Name}: writing plots and report");
+        string verdict = experiment.Report(results, dir, body, mode);
+        var head = Header(experiment, verdict, results, mode, seeds, data, seconds);
+        AtomicFile.WriteAllText(Path.Combine(dir, "report.md"), $"# {experiment.Title}\n\n" + head + body);
+        AtomicFile.WriteAllText(Path.Combine(dir, "report.html"), Html.Page(experiment.Title,
+            $"<h1>{WebUtility.HtmlEncode(experiment.Title)}</h1>\n" + head.ToHtml(dir).Replace("<p><strong>Verdict.", "<p class=\"verdict\"><strong>Verdict.", StringComparison.Ordinal) + body.ToHtml(dir)));
         progress.Info($"{experiment.Name}: {verdict}");
-        progress.Info($"  report: {Path.Combine(dir, "report.md")}");
-        return verdict;
+        progress.Info($"  report: {Path.Combine(dir, "report.md")} (and report.html)");
+        return new Outcome(verdict, body);
     }
 
-    /// <summary>Runs every experiment into subfolders of <paramref name="dir"/> and writes index.md.</summary>
-    public static void RunAll(string dir, ExperimentMode mode, ulong seed, ImageDataset data, Progress progress)
+    private static ReportWriter Header(Experiment e, string verdict, ResultsTable results, ExperimentMode mode, IReadOnlyList<ulong> seeds, ImageDataset data, double seconds)
+    {
+        var head = new ReportWriter();
+        head.Paragraph($"**Claim tested.** {e.Claim}");
+        head.Paragraph($"**Verdict.** {verdict}");
+        head.Paragraph($"**How the verdict is decided.** {(mode == ExperimentMode.Smoke ? "Not at all: a smoke run checks the pipeline with one seed and tiny sizes; its numbers prove nothing. " : "")}{Verdict.Rule}");
+        string seedList = seeds.Count == 1 ? $"seed {seeds[0]}" : $"{seeds.Count} seeds ({string.Join(", ", seeds)}); each number is the mean ± standard deviation over seeds unless it says otherwise";
+        head.Paragraph("**Run.** " + (e.UsesImageData ? $"Data: {data.Description}. " : "Data: synthetic (see below). ") +
+            string.Create(CultureInfo.InvariantCulture, $"{char.ToUpperInvariant(seedList[0])}{seedList[1..]}; mode {mode.ToString().ToLowerInvariant()}; wall time {seconds:F1} s (timing.csv). ") +
+            $"Every number below comes from this run's results.csv; rerun with `normnet experiment {e.Name} --seed {seeds[0]} --seeds {seeds.Count}{ModeFlag(mode)}`.");
+        head.Heading("Protocol");
+        head.Paragraph("The settings of this run (the defaults of its mode unless changed on the command line, with the flag that changes them):");
+        head.Table(["setting", "value", "flag"], ProtocolRows(results), text: true);
+        return head;
+    }
+
+    private static IEnumerable<string[]> ProtocolRows(ResultsTable r)
+    {
+        foreach (var row in r.Rows.Where(x => x.Section == "settings" && x.Series == "run"))
+            yield return [row.Metric.Replace('_', ' '), ReportWriter.G(row.Value), Flag(row.Metric)];
+        foreach (var name in r.Rows.Where(x => x.Section == "settings" && x.Series == "grid").Select(x => x.Metric).Distinct())
+            yield return [name.Replace('_', ' '), string.Join(", ", r.Series("settings", "grid", name).Y.Select(ReportWriter.G)), Flag(name)];
+    }
+
+    private static string Flag(string setting) => setting switch
+    {
+        "steps" or "epochs" => setting == "steps" ? "`--steps`" : "`--steps` (as epochs)",
+        "learning_rate" or "learning_rates" or "base_lr" => "`--lr`",
+        "batch_size" or "batch_sizes" => "`--batch-size`",
+        "init_std" or "init_stds" => "`--init-std`",
+        "seeds" => "`--seeds`",
+        _ => "",
+    };
+
+    /// <summary>Runs every experiment into subfolders of <paramref name="dir"/> and writes index.md and index.html.</summary>
+    public static void RunAll(string dir, ExperimentMode mode, IReadOnlyList<ulong> seeds, ImageDataset data, Progress progress)
     {
         Directory.CreateDirectory(dir);
-        var index = new StringBuilder("# NormNet: the seed document's claims about batch normalization, measured\n\n");
-        index.Append($"Data: {data.Description}. Seed {seed}; mode {mode.ToString().ToLowerInvariant()}.\n\n");
-        index.Append("| experiment | claim | verdict |\n|---|---|---|\n");
-        foreach (var e in All)
+        var outcomes = new List<(Experiment E, Outcome O)>();
+        foreach (var e in All) outcomes.Add((e, Run(e, Path.Combine(dir, e.Name), mode, seeds, Protocol.Default, data, progress)));
+        var index = new ReportWriter();
+        index.Paragraph($"Data: {data.Description}. Seeds {string.Join(", ", seeds)}; mode {mode.ToString().ToLowerInvariant()}." +
+            ModeNote(mode));
+        index.Paragraph($"**How verdicts are decided.** {Verdict.Rule}");
+        index.Table(["experiment", "claim", "verdict"], outcomes.Select(o =>
+            new[] { $"[{o.E.Name}]({o.E.Name}/report.md)", o.E.Claim.Replace('|', '/'), o.O.Verdict.Replace('|', '/') }), text: true);
+        const string title = "NormNet: the seed document's claims about batch normalization, measured";
+        AtomicFile.WriteAllText(Path.Combine(dir, "index.md"), $"# {title}\n\n" + index);
+        var html = new StringBuilder($"<h1>{title}</h1>\n").Append(index.ToHtml(dir));
+        foreach (var (e, o) in outcomes)
         {
-            string verdict = Run(e, Path.Combine(dir, e.Name), mode, seed, data, progress);
-            index.Append($"| [{e.Name}]({e.Name}/report.md) | {e.Claim.Replace('|', '/')} | {verdict.Replace('|', '/')} |\n");
+            html.Append($"<h2><a href=\"{e.Name}/report.html\">{WebUtility.HtmlEncode(e.Title)}</a></h2>\n");
+            html.Append($"<p class=\"verdict\"><strong>Verdict.</strong> {Html.Inline(o.Verdict)}</p>\n");
+            var headline = o.Body.Images.FirstOrDefault();
+            if (headline is not null) html.Append(Html.Figure(Path.Combine(dir, e.Name), headline, $"{e.Name}: {Path.GetFileNameWithoutExtension(headline).Replace('_', ' ')}"));
         }
-        AtomicFile.WriteAllText(Path.Combine(dir, "index.md"), index.ToString());
-        progress.Info($"index: {Path.Combine(dir, "index.md")}");
+        AtomicFile.WriteAllText(Path.Combine(dir, "index.html"), Html.Page(title, html.ToString()));
+        progress.Info($"index: {Path.Combine(dir, "index.md")} (and index.html)");
     }
+
+    /// <summary>What the mode means for the numbers, said on the index page so quick numbers are never read as full ones.</summary>
+    private static string ModeNote(ExperimentMode mode) => mode switch
+    {
+        ExperimentMode.Smoke => " **Smoke run**: it checks the pipeline only; its numbers prove nothing and it gives no verdicts.",
+        ExperimentMode.Quick => " **Quick mode**: reduced sizes (fewer steps, smaller training subsets, 3 seeds by default) so that the whole run " +
+            "takes minutes on 2 cores; these are not the paper's settings, and a verdict here holds for this protocol only. " +
+            "`--full` runs the paper's settings with 5 seeds.",
+        _ => " **Full mode**: the paper's settings where it states them, 5 seeds by default.",
+    };
 
     private static string ModeFlag(ExperimentMode mode) => mode switch
     {

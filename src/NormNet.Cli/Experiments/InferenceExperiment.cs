@@ -6,6 +6,7 @@ using NormNet.Models;
 using NormNet.Optim;
 using NormNet.Serialization;
 using NormNet.Training;
+using NormNet.Cli.Science;
 using static NormNet.Cli.Output.ReportWriter;
 
 namespace NormNet.Cli.Experiments;
@@ -23,32 +24,45 @@ internal sealed class InferenceExperiment : Experiment
 
     public override void Run(ExperimentContext c)
     {
-        int steps = c.Pick(20_000, 3_000, 40);
-        const int batch = PaperMlp.BatchSize;
+        int steps = c.Protocol.StepsOr(c.Pick(20_000, 2_000, 40));
+        int batch = c.Protocol.BatchSizeOr(PaperMlp.BatchSize, Name);
+        double lr = c.Protocol.LrOr(PaperMlp.LearningRate, Name), initStd = c.Protocol.InitStdOr(PaperMlp.InitStd, Name);
         c.Setting("steps", steps);
         c.Setting("batch_size", batch);
-        var model = PaperMlp.Build(true, c.Seed);
-        var train = new DataLoader(c.Data.Train, batch, c.Seed, dropLast: true);
-        c.Progress.Run("inference: training the BN net", steps, advance =>
+        c.Setting("learning_rate", lr);
+        c.Setting("init_std", initStd);
+        c.Progress.Run($"inference: training the BN net x {c.Seeds.Count} seeds", (double)steps * c.Seeds.Count, advance =>
         {
-            var trainer = new Trainer(model, new Sgd(model.NamedParameters(), PaperMlp.LearningRate), train);
-            for (int s = 0; s < steps; s += Math.Max(1, steps / 20))
+            int k = 0;
+            foreach (ulong seed in c.Seeds)
             {
-                trainer.Run(Math.Min(steps, s + Math.Max(1, steps / 20)));
-                advance(trainer.Step);
+                var setting = new Setting(steps, batch, lr, initStd, seed);
+                RunSeed(c, setting, s => advance((double)k * steps + s));
+                k++;
             }
         });
+    }
+
+    private sealed record Setting(int Steps, int Batch, double Lr, double InitStd, ulong Seed);
+
+    private static void RunSeed(ExperimentContext c, Setting s, Action<double> advance)
+    {
+        ulong seed = s.Seed;
+        var model = PaperMlp.Build(true, seed, s.InitStd);
+        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), s.Lr), new DataLoader(c.Data.Train, s.Batch, seed, dropLast: true));
+        trainer.StepCompleted = r => { if (r.Step % 100 == 0) advance(r.Step); };
+        trainer.Run(s.Steps);
         var test = new DataLoader(c.Data.Test, 1000, shuffle: false);
-        c.Results.Add("accuracy", "running_average", null, "test_accuracy", Trainer.Evaluate(model, test).Accuracy);
+        c.Results.Add("accuracy", "running_average", null, "test_accuracy", Trainer.Evaluate(model, test).Accuracy, seed);
         var trained = ModelState.ToEntries(model);
 
         // (b) population statistics over one epoch of training batches with the final weights
-        var population = PaperMlp.Build(true, c.Seed);
+        var population = PaperMlp.Build(true, seed, s.InitStd);
         Load(population, trained);
-        var epoch = new DataLoader(c.Data.Train, batch, c.Seed + 1, dropLast: true);
+        var epoch = new DataLoader(c.Data.Train, s.Batch, seed + 1, dropLast: true);
         BatchNormStatistics.Recompute(population, epoch, epoch.BatchesPerEpoch);
-        c.Setting("population_batches", epoch.BatchesPerEpoch);
-        c.Results.Add("accuracy", "population", null, "test_accuracy", Trainer.Evaluate(population, test).Accuracy);
+        if (seed == c.Seeds[0]) c.Setting("population_batches", epoch.BatchesPerEpoch);
+        c.Results.Add("accuracy", "population", null, "test_accuracy", Trainer.Evaluate(population, test).Accuracy, seed);
         var layers = model.NamedModules().Where(m => m.Module is BatchNormBase).Select(m => (BatchNormBase)m.Module).ToList();
         var popLayers = population.NamedModules().Where(m => m.Module is BatchNormBase).Select(m => (BatchNormBase)m.Module).ToList();
         for (int l = 0; l < layers.Count; l++)
@@ -63,28 +77,28 @@ internal sealed class InferenceExperiment : Experiment
                 dm += Math.Abs(rm[j] - pm[j]) / Math.Sqrt(pv[j]);
                 dv += Math.Abs(rv[j] - pv[j]) / pv[j];
             }
-            c.Results.Add("statistics", "running_vs_population", l + 1, "mean_diff_in_std", dm / rm.Length);
-            c.Results.Add("statistics", "running_vs_population", l + 1, "variance_rel_diff", dv / rm.Length);
+            c.Results.Add("statistics", "running_vs_population", l + 1, "mean_diff_in_std", dm / rm.Length, seed);
+            c.Results.Add("statistics", "running_vs_population", l + 1, "variance_rel_diff", dv / rm.Length, seed);
         }
 
         // (c) batch statistics of each test batch: the prediction depends on the batch
         foreach (int size in BatchSizes)
         {
-            double accuracy = BatchStatisticsAccuracy(trained, c, c.Data.Test, size, out bool refused);
-            if (refused) c.Results.Add("accuracy", $"batch_stats_{size}", size, "refused", 1);
-            else c.Results.Add("accuracy", $"batch_stats_{size}", size, "test_accuracy", accuracy);
+            double accuracy = BatchStatisticsAccuracy(trained, s.InitStd, seed, c.Data.Test, size, out bool refused);
+            if (refused) c.Results.Add("accuracy", $"batch_stats_{size}", size, "refused", 1, seed);
+            else c.Results.Add("accuracy", $"batch_stats_{size}", size, "test_accuracy", accuracy, seed);
         }
         var sorted = SortedByLabel(c.Data.Test);
-        c.Results.Add("accuracy", "batch_stats_100_one_class", 100, "test_accuracy", BatchStatisticsAccuracy(trained, c, sorted, 100, out _));
+        c.Results.Add("accuracy", "batch_stats_100_one_class", 100, "test_accuracy", BatchStatisticsAccuracy(trained, s.InitStd, seed, sorted, 100, out _), seed);
     }
 
     private static void Load(Module model, List<SafeTensorsEntry> entries) =>
         ModelState.Load(model, SafeTensors.Parse(SafeTensors.Serialize(entries), "trained model"), "", true, "trained model");
 
     /// <summary>Test accuracy when every BN layer normalizes each test batch with that batch's own statistics.</summary>
-    private static double BatchStatisticsAccuracy(List<SafeTensorsEntry> trained, ExperimentContext c, ImageSet data, int size, out bool refused)
+    private static double BatchStatisticsAccuracy(List<SafeTensorsEntry> trained, double initStd, ulong seed, ImageSet data, int size, out bool refused)
     {
-        var model = PaperMlp.Build(true, c.Seed);
+        var model = PaperMlp.Build(true, seed, initStd);
         Load(model, trained);
         model.Train(); // batch statistics; the running statistics this updates belong to a throw-away copy
         var loader = new DataLoader(data, size, shuffle: false, dropLast: true);
@@ -113,53 +127,64 @@ internal sealed class InferenceExperiment : Experiment
         return set.Subset(order, "test set sorted by label");
     }
 
-    public override string Report(ResultsTable r, string dir, ReportWriter w)
+    public override string Report(ResultsTable r, string dir, ReportWriter w, ExperimentMode mode)
     {
-        double running = r.Get("accuracy", "running_average", "test_accuracy"), population = r.Get("accuracy", "population", "test_accuracy");
-        var bars = new List<(string Label, double Value)> { ("running averages", running), ("population (Alg. 2)", population) };
+        Estimate Acc(string series) => Stats.Estimate(r.PerSeed("accuracy", series, "test_accuracy"));
+        Estimate Diff(string a, string b) => Stats.Estimate(r.PerSeed("accuracy", a, "test_accuracy").Zip(r.PerSeed("accuracy", b, "test_accuracy"), (x, y) => x - y));
+        bool Refused(int size) => r.PerSeed("accuracy", $"batch_stats_{size}", "refused").Any(v => v == 1);
+        var bars = new List<(string Label, Estimate Value, int Color)> { ("running, averages", Acc("running_average"), 0), ("population, (Alg. 2)", Acc("population"), 0) };
+        foreach (int size in BatchSizes) bars.Add(($"batch stats, m={size}", Refused(size) ? default : Acc($"batch_stats_{size}"), 2));
+        bars.Add(("batch stats, m=100, one class per batch", Acc("batch_stats_100_one_class"), 1));
+        string figure = BarFigure(dir, bars);
+        var seeds = r.Seeds();
+        w.Heading("Setting");
+        w.Paragraph($"The paper's 784-100-100-100-10 sigmoid network with BN (weights N(0, {G(r.Get("settings", "run", "init_std"))})), trained for " +
+            $"{r.Get("settings", "run", "steps"):0} steps with batches of {r.Get("settings", "run", "batch_size"):0} at learning rate {G(r.Get("settings", "run", "learning_rate"))}, " +
+            $"once per seed. The same weights are then evaluated on the test set with BN statistics from: (a) the running " +
+            $"averages kept during training (momentum 0.1); (b) population statistics recomputed with the final weights over " +
+            $"{r.Get("settings", "run", "population_batches"):0} training batches (Algorithm 2: E[x] = mean of batch means, Var[x] = m/(m-1) x mean of batch variances); " +
+            "(c) each test batch's own statistics at batch sizes 1, 2, 8 and 100, and at 100 with batches that each hold a single class (the test set sorted by label). " +
+            "The control is (b), fixed statistics; two effects per seed, claimed > 0: (b) minus (c) at m = 2, and (b) minus (c) with one class per batch.");
+        w.Heading("Results");
+        w.Image(figure, "accuracy by source of statistics");
+        var rows = new List<string[]> { new[] { "(a) running averages", Acc("running_average").MeanSd(Pct) }, new[] { "(b) population statistics", Acc("population").MeanSd(Pct) } };
         foreach (int size in BatchSizes)
-            bars.Add(($"batch stats, m={size}", r.TryGet("accuracy", $"batch_stats_{size}", "refused", out _) ? 0 : r.Get("accuracy", $"batch_stats_{size}", "test_accuracy")));
-        double oneClass = r.Get("accuracy", "batch_stats_100_one_class", "test_accuracy");
-        bars.Add(("batch stats, m=100, one class per batch", oneClass));
-        var plot = Charts.New("Test accuracy of the same trained BN network, by source of BN statistics", "", "test accuracy (fraction correct)");
-        var barPlot = plot.Add.Bars(bars.Select(b => b.Value).ToArray());
+            rows.Add([$"(c) batch statistics, m = {size}", Refused(size) ? "refused: Expected more than 1 value per channel when training" : Acc($"batch_stats_{size}").MeanSd(Pct)]);
+        rows.Add(["(c) batch statistics, m = 100, one class per batch", Acc("batch_stats_100_one_class").MeanSd(Pct)]);
+        w.Table(["BN statistics", "test accuracy"], rows);
+        var layers = r.Series("statistics", "running_vs_population", "mean_diff_in_std", seeds[0]).X;
+        w.Paragraph("How far the running averages were from the population statistics, averaged over each layer's 100 units:");
+        w.Table(["BN layer", "|running mean - population mean| / population std", "|running var - population var| / population var"],
+            layers.Select(l => new[] { $"{l:0}", Stats.Estimate(r.PerSeed("statistics", "running_vs_population", "mean_diff_in_std", l)).MeanSd(v => N(v, 4)),
+                Stats.Estimate(r.PerSeed("statistics", "running_vs_population", "variance_rel_diff", l)).MeanSd(v => N(v, 4)) }));
+        var small = Diff("population", "batch_stats_2");
+        var oneClass = Diff("population", "batch_stats_100_one_class");
+        var popRunning = Diff("population", "running_average");
+        var outcome = Verdict.All(Verdict.Of(small, Direction.Positive), Verdict.Of(oneClass, Direction.Positive));
+        string verdict = Verdict.Lead(outcome, mode == ExperimentMode.Smoke) +
+            $": with fixed statistics the network scores {Acc("population").MeanSd(Pct)} (population) and {Acc("running_average").MeanSd(Pct)} (running averages; " +
+            $"population minus running {popRunning.WithInterval(Pp)}); normalizing each test batch with its own statistics costs {small.WithInterval(Pp)} at m = 2 and " +
+            $"{oneClass.WithInterval(Pp)} when each batch of 100 holds one class, and a batch of 1 is {(Refused(1) ? "refused" : "accepted")} ({Seeds(seeds.Length)}).";
+        w.Heading("Conclusion");
+        w.Paragraph(verdict);
+        return verdict;
+    }
+
+    private static string BarFigure(string dir, List<(string Label, Estimate Value, int Color)> bars)
+    {
+        var plot = Charts.New("Test accuracy of the same trained BN network, by source of BN statistics", "", "test accuracy (mean over seeds, whiskers ± sd)");
+        var barPlot = plot.Add.Bars(bars.Select(b => b.Value.N == 0 ? 0 : b.Value.Mean).ToArray());
         for (int i = 0; i < barPlot.Bars.Count; i++)
         {
-            barPlot.Bars[i].FillColor = Charts.ColorAt(i < 2 ? 0 : i < bars.Count - 1 ? 2 : 1);
-            barPlot.Bars[i].Label = bars[i].Value == 0 ? "refused" : Pct(bars[i].Value);
+            var (_, value, color) = bars[i];
+            barPlot.Bars[i].FillColor = Charts.ColorAt(color);
+            barPlot.Bars[i].Error = double.IsNaN(value.Sd) ? 0 : value.Sd;
+            barPlot.Bars[i].Label = value.N == 0 ? "refused (no bar)" : Pct(value.Mean);
         }
         barPlot.ValueLabelStyle.FontSize = 13;
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, bars.Count).Select(i => (double)i).ToArray(), bars.Select(b => b.Label.Replace(", ", "\n")).ToArray());
         plot.Axes.Bottom.TickLabelStyle.FontSize = 12;
-        plot.Axes.SetLimitsY(0, 1.08);
-        string figure = Charts.Save(plot, dir, "accuracy_by_statistics");
-
-        w.Heading("Setting");
-        w.Paragraph($"The paper's 784-100-100-100-10 sigmoid network with BN, trained for {r.Get("settings", "run", "steps"):0} steps with batches of " +
-            $"{r.Get("settings", "run", "batch_size"):0}. The same weights are then evaluated on the test set with BN statistics from: (a) the running " +
-            $"averages kept during training (momentum 0.1); (b) population statistics recomputed with the final weights over " +
-            $"{r.Get("settings", "run", "population_batches"):0} training batches (Algorithm 2: E[x] = mean of batch means, Var[x] = m/(m-1) x mean of batch variances); " +
-            "(c) each test batch's own statistics at batch sizes 1, 2, 8 and 100, and at 100 with batches that each hold a single class (the test set sorted by label).");
-        w.Heading("Results");
-        w.Image(figure, "accuracy by source of statistics");
-        var rows = new List<string[]> { new[] { "(a) running averages", Pct(running) }, new[] { "(b) population statistics", Pct(population) } };
-        foreach (int size in BatchSizes)
-            rows.Add([$"(c) batch statistics, m = {size}", r.TryGet("accuracy", $"batch_stats_{size}", "refused", out _)
-                ? "refused: Expected more than 1 value per channel when training" : Pct(r.Get("accuracy", $"batch_stats_{size}", "test_accuracy"))]);
-        rows.Add(["(c) batch statistics, m = 100, one class per batch", Pct(oneClass)]);
-        w.Table(["BN statistics", "test accuracy"], rows);
-        var layers = r.Series("statistics", "running_vs_population", "mean_diff_in_std").X;
-        w.Paragraph("How far the running averages were from the population statistics, averaged over each layer's 100 units:");
-        w.Table(["BN layer", "|running mean - population mean| / population std", "|running var - population var| / population var"],
-            layers.Select(l => new[] { $"{l:0}", N(r.Get("statistics", "running_vs_population", "mean_diff_in_std", l), 4), N(r.Get("statistics", "running_vs_population", "variance_rel_diff", l), 4) }));
-        double small = r.Get("accuracy", "batch_stats_2", "test_accuracy");
-        bool held = population >= running - 0.005 && small < population && oneClass < population;
-        string verdict = (held ? "Held" : "Not shown in this run") +
-            $": with fixed statistics the network scores {Pct(population)} (population) and {Pct(running)} (running averages); normalizing with each test batch's " +
-            $"own statistics it scores {Pct(small)} at m = 2 and {Pct(oneClass)} when each batch of 100 holds one class, and a batch of 1 is refused, " +
-            "so a prediction must not depend on the batch.";
-        w.Heading("Conclusion");
-        w.Paragraph(verdict);
-        return verdict;
+        plot.Axes.SetLimitsY(0, 1.1);
+        return Charts.Save(plot, dir, "accuracy_by_statistics");
     }
 }

@@ -1,4 +1,5 @@
 using NormNet.Cli.Output;
+using NormNet.Cli.Science;
 using static NormNet.Cli.Output.ReportWriter;
 
 namespace NormNet.Cli.Experiments;
@@ -8,7 +9,8 @@ namespace NormNet.Cli.Experiments;
 internal sealed class InputNormalizationExperiment : Experiment
 {
     private static readonly double[] Scales = [1, 10, 100, 1000];
-    private const double PlotScale = 10;
+    // the contour plots: a moderate scale, and the x1000 case the verdict quotes
+    private static readonly double[] PlotScales = [10, 1000];
 
     public override string Name => "input-normalization";
     public override string Title => "Normalizing the inputs makes gradient descent faster (seed section 1)";
@@ -20,90 +22,115 @@ internal sealed class InputNormalizationExperiment : Experiment
 
     public override void Run(ExperimentContext c)
     {
-        int samples = c.Pick(2000, 1000, 200), maxIterations = c.Pick(200_000, 50_000, 2_000);
+        int samples = c.Pick(2000, 1000, 200), maxIterations = c.Protocol.StepsOr(c.Pick(100_000, 20_000, 2_000));
         c.Setting("samples", samples);
         c.Setting("max_iterations", maxIterations);
         c.Setting("tolerance", LogisticProblem.Tolerance);
-        c.Setting("seed", c.Seed);
-        var data = LogisticProblem.Generate(samples, c.Seed);
-        var problems = new List<(string Series, LogisticProblem Problem)> { ("standardized", data.Standardized()) };
-        problems.AddRange(Scales.Select(s => ($"raw_x{s:0}", data.Scaled(s))));
-        foreach (var (series, p) in problems)
+        int problems = 1 + Scales.Length;
+        double total = (double)c.Seeds.Count * problems * LogisticProblem.RatesTried * maxIterations;
+        c.Progress.Run($"input-normalization: {problems} problems x {c.Seeds.Count} seeds", total, advance =>
         {
-            c.Results.Add("problem", series, null, "condition_number", p.ConditionNumber());
-            double maxStable = p.LargestStableLearningRate();
-            c.Results.Add("problem", series, null, "largest_stable_lr", maxStable);
-            // converge at the best rate of a log grid up to the stability limit
-            var (best, iterations) = p.FastestConvergence(maxStable, maxIterations);
-            c.Results.Add("problem", series, null, "best_lr", best);
-            c.Results.Add("problem", series, null, "iterations_to_converge", iterations);
-            if (series is "standardized" || series == $"raw_x{PlotScale:0}")
+            double done = 0;
+            foreach (ulong seed in c.Seeds)
             {
-                var path = p.Descend(best, Math.Min(60, maxIterations), p.StartPoint());
-                for (int i = 0; i < path.Count; i++)
+                var data = LogisticProblem.Generate(samples, seed);
+                var list = new List<(string Series, LogisticProblem Problem)> { ("standardized", data.Standardized()) };
+                list.AddRange(Scales.Select(s => ($"raw_x{s:0}", data.Scaled(s))));
+                foreach (var (series, p) in list)
                 {
-                    c.Results.Add("path", series, i, "w1", path[i].W1);
-                    c.Results.Add("path", series, i, "w2", path[i].W2);
-                    c.Results.Add("path", series, i, "cost", path[i].Cost);
+                    Measure(c, series, p, seed, maxIterations, it => advance(done + it));
+                    done += LogisticProblem.RatesTried * (double)maxIterations;
+                    advance(done);
                 }
             }
+        });
+    }
+
+    private static void Measure(ExperimentContext c, string series, LogisticProblem p, ulong seed, int maxIterations, Action<long> tick)
+    {
+        c.Results.Add("problem", series, null, "condition_number", p.ConditionNumber(), seed);
+        double maxStable = p.LargestStableLearningRate();
+        c.Results.Add("problem", series, null, "largest_stable_lr", maxStable, seed);
+        // converge at the best rate of a log grid up to the stability limit
+        var (best, iterations) = p.FastestConvergence(maxStable, maxIterations, tick);
+        c.Results.Add("problem", series, null, "best_lr", best, seed);
+        c.Results.Add("problem", series, null, "iterations_to_converge", iterations, seed);
+        if (seed != c.Seeds[0] || !(series is "standardized" || PlotScales.Any(s => series == $"raw_x{s:0}"))) return;
+        var path = p.Descend(best, Math.Min(60, maxIterations), p.StartPoint());
+        for (int i = 0; i < path.Count; i++)
+        {
+            c.Results.Add("path", series, i, "w1", path[i].W1, seed);
+            c.Results.Add("path", series, i, "w2", path[i].W2, seed);
+            c.Results.Add("path", series, i, "cost", path[i].Cost, seed);
         }
     }
 
-    public override string Report(ResultsTable r, string dir, ReportWriter w)
+    public override string Report(ResultsTable r, string dir, ReportWriter w, ExperimentMode mode)
     {
         int samples = (int)r.Get("settings", "run", "samples");
         double maxIterations = r.Get("settings", "run", "max_iterations");
-        // the surface is a picture of the same seeded problem; the numbers all come from results.csv
-        var data = LogisticProblem.Generate(samples, (ulong)r.Get("settings", "run", "seed"));
-        string raw = Contour(r, dir, $"raw_x{PlotScale:0}", data.Scaled(PlotScale), $"Raw inputs (feature 2 scaled x{PlotScale:0}): elongated bowl");
-        string std = Contour(r, dir, "standardized", data.Standardized(), "Standardized inputs: round bowl");
-
+        var seeds = r.Seeds();
+        // the surface is a picture of the first seed's problem; the numbers all come from results.csv
+        var data = LogisticProblem.Generate(samples, seeds[0]);
+        var contours = PlotScales.Select(s => Contour(r, dir, $"raw_x{s:0}", data.Scaled(s), seeds[0], $"Raw inputs, feature 2 x{s:0}: elongated bowl (equal axis scales)")).ToList();
+        string std = Contour(r, dir, "standardized", data.Standardized(), seeds[0], "Standardized inputs: round bowl (equal axis scales)");
+        Estimate E(string series, string metric, Func<double, double>? f = null) =>
+            Stats.Estimate(r.PerSeed("problem", series, metric).Select(f ?? (v => v)));
+        double Censored(double it) => double.IsNaN(it) ? maxIterations : it;
         var rows = new List<string[]>();
         foreach (var series in new[] { "standardized" }.Concat(Scales.Select(s => $"raw_x{s:0}")))
         {
-            double it = r.Get("problem", series, "iterations_to_converge");
-            rows.Add([series == "standardized" ? "standardized" : $"raw, feature 2 x{series[5..]}", G(r.Get("problem", series, "condition_number")),
-                G(r.Get("problem", series, "largest_stable_lr")), G(r.Get("problem", series, "best_lr")),
-                double.IsNaN(it) ? $"> {maxIterations:0}" : $"{it:0}"]);
+            int never = r.PerSeed("problem", series, "iterations_to_converge").Count(double.IsNaN);
+            var it = E(series, "iterations_to_converge", Censored);
+            rows.Add([series == "standardized" ? "standardized" : $"raw, feature 2 x{series[5..]}", E(series, "condition_number").MeanSd(G),
+                E(series, "largest_stable_lr").MeanSd(G), E(series, "best_lr").MeanSd(G),
+                never == seeds.Length ? $"> {maxIterations:0}" : it.MeanSd(v => N(v, 0)) + (never > 0 ? $" ({never} seeds > {maxIterations:0}, counted as {maxIterations:0})" : "")]);
         }
-        var lrPlot = Charts.New("Largest stable learning rate vs feature scale", "scale factor of feature 2 (log scale)", "largest stable learning rate (log scale)");
-        double[] xs = Scales.Select(Math.Log10).ToArray();
-        Charts.Line(lrPlot, xs, Scales.Select(s => Math.Log10(r.Get("problem", $"raw_x{s:0}", "largest_stable_lr"))).ToArray(), "raw inputs", 1, markers: true);
-        double stdLr = Math.Log10(r.Get("problem", "standardized", "largest_stable_lr"));
-        Charts.Line(lrPlot, xs, xs.Select(_ => stdLr).ToArray(), "standardized inputs (any scale)", 0, markers: true);
-        Charts.LogX(lrPlot);
-        Charts.LogY(lrPlot);
-        string lr = Charts.Save(lrPlot, dir, "learning_rate", ScottPlot.Alignment.LowerLeft);
+        string lr = LearningRateFigure(r, dir, seeds);
 
         w.Heading("Setting");
-        w.Paragraph($"Logistic regression without bias on two centred features of {samples} seeded samples from two Gaussian classes; " +
+        w.Paragraph($"Logistic regression without bias on two centred features of {samples} samples from two Gaussian classes, drawn anew for each seed; " +
             "full-batch gradient descent from the same starting model. For the raw problem the second feature is multiplied by a scale " +
             "factor; the standardized problem divides each feature by its standard deviation (any scale factor gives the same one). " +
             $"A learning rate is stable when 200 iterations do not increase the cost; convergence means the cost is within " +
             $"{G(r.Get("settings", "run", "tolerance"))} of its minimum (found by Newton's method), searched over a log grid of rates " +
-            $"up to the stable limit, at most {maxIterations:0} iterations.");
+            $"up to the stable limit, at most {maxIterations:0} iterations (`--steps`). The control is the raw problem with feature 2 scaled x1000; " +
+            "two effects per seed: log10(largest stable rate standardized / raw) claimed > 0, and iterations to converge raw minus standardized claimed > 0 " +
+            $"(a run that does not converge is counted as {maxIterations:0}, which understates the effect).");
         w.Heading("Results");
-        w.Image(raw, "cost contours and descent path, raw inputs");
+        foreach (var (file, s) in contours.Zip(PlotScales)) w.Image(file, $"cost contours and descent path, raw inputs x{s:0}");
         w.Image(std, "cost contours and descent path, standardized inputs");
         w.Table(["inputs", "condition number of the Hessian", "largest stable learning rate", "learning rate used", "iterations to converge"], rows);
         w.Image(lr, "largest stable learning rate vs scale");
-        double itStd = r.Get("problem", "standardized", "iterations_to_converge"), itRaw = r.Get("problem", "raw_x1000", "iterations_to_converge");
-        double lrStd = r.Get("problem", "standardized", "largest_stable_lr"), lrRaw = r.Get("problem", "raw_x1000", "largest_stable_lr");
-        bool held = lrStd > 10 * lrRaw && (double.IsNaN(itRaw) || itStd < itRaw);
-        string verdict = (held ? "Held" : "Not shown in this run") +
-            $": with feature 2 scaled x1000 the largest stable learning rate is {G(lrRaw)} and gradient descent needs " +
-            $"{(double.IsNaN(itRaw) ? $"more than {maxIterations:0}" : $"{itRaw:0}")} iterations; standardized, the rate can be {G(lrStd)} " +
-            $"({G(lrStd / lrRaw)}x larger) and it converges in {itStd:0} iterations.";
+        var lrEffect = Stats.Estimate(r.PerSeed("problem", "standardized", "largest_stable_lr").Zip(r.PerSeed("problem", "raw_x1000", "largest_stable_lr"), (a, b) => Math.Log10(a / b)));
+        var itEffect = Stats.Estimate(r.PerSeed("problem", "raw_x1000", "iterations_to_converge").Zip(r.PerSeed("problem", "standardized", "iterations_to_converge"), (a, b) => Censored(a) - Censored(b)));
+        var outcome = Verdict.All(Verdict.Of(lrEffect, Direction.Positive), Verdict.Of(itEffect, Direction.Positive));
+        var itRaw = E("raw_x1000", "iterations_to_converge");
+        string verdict = Verdict.Lead(outcome, mode == ExperimentMode.Smoke) +
+            $": with feature 2 scaled x1000 the largest stable learning rate is {E("raw_x1000", "largest_stable_lr").MeanSd(G)} and gradient descent needs " +
+            $"{(itRaw.N < seeds.Length ? $"more than {maxIterations:0} iterations in {seeds.Length - itRaw.N} of {seeds.Length} seeds" : $"{itRaw.MeanSd(v => N(v, 0))} iterations")}; " +
+            $"standardized, the rate can be {E("standardized", "largest_stable_lr").MeanSd(G)} (10^{lrEffect.WithInterval(v => N(v, 2))} times larger) and it converges in " +
+            $"{E("standardized", "iterations_to_converge").MeanSd(v => N(v, 0))} iterations ({Seeds(seeds.Length)}).";
         w.Heading("Conclusion");
         w.Paragraph(verdict);
         return verdict;
     }
 
-    private static string Contour(ResultsTable r, string dir, string series, LogisticProblem p, string title)
+    private static string LearningRateFigure(ResultsTable r, string dir, ulong[] seeds)
     {
-        var w1 = r.Series("path", series, "w1").Y;
-        var w2 = r.Series("path", series, "w2").Y;
+        var plot = Charts.New("Largest stable learning rate vs feature scale", "scale factor of feature 2 (log scale)", "largest stable learning rate (log scale)");
+        double[] xs = Scales.Select(Math.Log10).ToArray();
+        Charts.Band(plot, xs, seeds.Select(s => Scales.Select(k => Math.Log10(r.Get("problem", $"raw_x{k:0}", "largest_stable_lr", seed: s))).ToArray()).ToList(), "raw inputs", 1);
+        Charts.Band(plot, xs, seeds.Select(s => xs.Select(_ => Math.Log10(r.Get("problem", "standardized", "largest_stable_lr", seed: s))).ToArray()).ToList(), "standardized inputs (any scale)", 0);
+        Charts.LogX(plot);
+        Charts.LogY(plot);
+        return Charts.Save(plot, dir, "learning_rate");
+    }
+
+    private static string Contour(ResultsTable r, string dir, string series, LogisticProblem p, ulong seed, string title)
+    {
+        var w1 = r.Series("path", series, "w1", seed).Y;
+        var w2 = r.Series("path", series, "w2", seed).Y;
         var (lo1, hi1, lo2, hi2) = p.Window(w1, w2);
         // the surface extends past the window, so it still fills the plot once the axes are made square
         const int n = 81;
@@ -124,6 +151,6 @@ internal sealed class InputNormalizationExperiment : Experiment
         opt.LegendText = "minimum";
         plot.Axes.SetLimits(lo1, hi1, lo2, hi2);
         plot.Axes.SquareUnits();
-        return Charts.Save(plot, dir, $"contours_{series}", ScottPlot.Alignment.UpperRight);
+        return Charts.Save(plot, dir, $"contours_{series}");
     }
 }

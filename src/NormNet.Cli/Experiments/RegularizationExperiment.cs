@@ -9,11 +9,19 @@ using static NormNet.Cli.Output.ReportWriter;
 namespace NormNet.Cli.Experiments;
 
 /// <summary>Seed section 4: the noise of mini-batch statistics regularizes, and more so for smaller batches.</summary>
+/// <summary>Seed section 4: the noise of mini-batch statistics regularizes, and more so for smaller batches. Asked
+/// directly: does BN's train-test gap shrink relative to the same network without BN, and more at smaller batches?
+/// Dropout, the known regularizer, is run under the same protocol as a reference.</summary>
 internal sealed class RegularizationExperiment : Experiment
 {
     private static readonly int[] Batches = [8, 32, 128, 512];
     private static readonly int[] NoiseBatches = [2, 4, 8, 16, 32, 64, 128, 256, 512];
-    private const double BaseLr = 0.5, BaseBatch = 32;
+    // N(0, 0.1), the larger std of the fig1 grid: with it the no-BN control fits (and overfits) its training set, which
+    // a test of regularization needs; with N(0, 0.05) it underfit in a trial run (83% train accuracy at batch 8)
+    private const double BaseLr = 0.5, BaseBatch = 32, DropoutP = 0.2, InitStd = 0.1;
+
+    /// <summary>The three networks: no BN (the control), BN, and dropout after each hidden sigmoid (no BN).</summary>
+    public static readonly string[] Nets = ["baseline", "bn", "dropout"];
 
     public override string Name => "regularization";
     public override string Title => "BN's mini-batch noise acts as a regularizer, more so for small batches (seed section 4)";
@@ -24,47 +32,70 @@ internal sealed class RegularizationExperiment : Experiment
     public override void Run(ExperimentContext c)
     {
         // a training set small enough, and training long enough, that the nets overfit: that is where a regularizer shows
-        int epochs = c.Pick(20, 30, 1), draws = c.Pick(400, 200, 20);
-        var trainSet = Subset(c.Data.Train, c.Pick(c.Data.Train.Count, 10_000, 1_000));
+        int epochs = c.Protocol.StepsOr(c.Pick(20, 40, 1)), draws = c.Pick(400, 200, 20);
+        int[] batches = c.Protocol.BatchSize ?? Batches;
+        double baseLr = c.Protocol.LrOr(BaseLr, Name), initStd = c.Protocol.InitStdOr(InitStd, Name);
+        var trainSet = Subset(c.Data.Train, c.Pick(c.Data.Train.Count, 3_000, 1_000));
         c.Setting("epochs", epochs);
         c.Setting("train_images", trainSet.Count);
-        c.Setting("base_lr", BaseLr);
+        c.Setting("base_lr", baseLr);
         c.Setting("base_batch", BaseBatch);
+        c.Setting("init_std", initStd);
+        c.Setting("dropout_p", DropoutP);
         c.Setting("draws", draws);
+        c.Setting("batch_sizes", batches.Select(b => (double)b).ToArray());
         var trainEval = new DataLoader(trainSet, 1000, shuffle: false);
         var testEval = new DataLoader(c.Data.Test, 1000, shuffle: false);
-        double work = Batches.Sum(b => 2.0 * epochs * trainSet.Count / b);
+        double work = c.Seeds.Count * Nets.Length * (double)epochs * trainSet.Count * batches.Length;
         Sequential? noiseModel = null;
-        c.Progress.Run("regularization: 4 batch sizes, with and without BN", work, advance =>
+        c.Progress.Run($"regularization: {batches.Length} batch sizes x 3 nets x {c.Seeds.Count} seeds", work, advance =>
         {
             double done = 0;
-            foreach (int batch in Batches)
-                foreach (bool bn in new[] { true, false })
-                {
-                    string series = bn ? "bn" : "baseline";
-                    var model = PaperMlp.Build(bn, c.Seed);
-                    var loader = new DataLoader(trainSet, batch, c.Seed, dropLast: true);
-                    double lr = BaseLr * batch / BaseBatch; // linear scaling: the same progress per epoch at every batch size
-                    var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), loader);
-                    try
+            foreach (ulong seed in c.Seeds)
+                foreach (int batch in batches)
+                    foreach (string net in Nets)
                     {
-                        trainer.Run((long)epochs * loader.BatchesPerEpoch);
-                        double train = Trainer.Evaluate(model, trainEval).Accuracy, test = Trainer.Evaluate(model, testEval).Accuracy;
-                        c.Results.Add("training", series, batch, "train_accuracy", train);
-                        c.Results.Add("training", series, batch, "test_accuracy", test);
-                        c.Results.Add("training", series, batch, "gap", train - test);
+                        var model = Build(net, seed, initStd);
+                        var loader = new DataLoader(trainSet, batch, seed, dropLast: true);
+                        // square-root scaling keeps the noise of an SGD step about the same at every batch size; linear scaling
+                        // (lr 8 at batch 512) made the no-BN control stall at ~20% train accuracy in a trial run
+                        double lr = baseLr * Math.Sqrt(batch / BaseBatch);
+                        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), loader);
+                        trainer.StepCompleted = r => { if (r.Step % 100 == 0) advance(done + (double)r.Step * batch); };
+                        try
+                        {
+                            trainer.Run((long)epochs * loader.BatchesPerEpoch);
+                            double train = Trainer.Evaluate(model, trainEval).Accuracy, test = Trainer.Evaluate(model, testEval).Accuracy;
+                            c.Results.Add("training", net, batch, "train_accuracy", train, seed);
+                            c.Results.Add("training", net, batch, "test_accuracy", test, seed);
+                            c.Results.Add("training", net, batch, "gap", train - test, seed);
+                        }
+                        catch (TrainingDivergedException)
+                        {
+                            c.Results.Add("training", net, batch, "diverged", 1, seed);
+                        }
+                        c.Results.Add("training", net, batch, "learning_rate", lr, seed);
+                        if (net == "bn" && seed == c.Seeds[0] && (noiseModel is null || batch == 32)) noiseModel = model;
+                        done += (double)epochs * trainSet.Count;
+                        advance(done);
                     }
-                    catch (TrainingDivergedException)
-                    {
-                        c.Results.Add("training", series, batch, "diverged", 1);
-                    }
-                    c.Results.Add("training", series, batch, "learning_rate", lr);
-                    if (bn && batch == 32) noiseModel = model;
-                    done += (double)epochs * trainSet.Count / batch;
-                    advance(done);
-                }
         });
         MeasureNoise(c, trainSet, noiseModel!, draws);
+    }
+
+    /// <summary>The paper's network: without BN, with BN, or without BN and with dropout after each hidden sigmoid.</summary>
+    private static Sequential Build(string net, ulong seed, double initStd)
+    {
+        var model = PaperMlp.Build(net == "bn", seed, initStd);
+        if (net != "dropout") return model;
+        var rng = new Rng(seed + 1000);
+        var layers = new List<Module>();
+        for (int i = 0; i < model.Count; i++)
+        {
+            layers.Add(model[i]);
+            if (model[i] is Sigmoid) layers.Add(new Dropout(DropoutP, rng));
+        }
+        return new Sequential([.. layers]);
     }
 
     private static ImageSet Subset(ImageSet set, int count) => count >= set.Count ? set
@@ -87,7 +118,7 @@ internal sealed class RegularizationExperiment : Experiment
             for (int i = 0; i < n; i++) q += Math.Pow(zs[i * units + u] - mu[u], 2);
             var[u] = q / n;
         }
-        var rng = new Rng(c.Seed + 17);
+        var rng = new Rng(c.Seeds[0] + 17);
         foreach (int m in NoiseBatches.Where(m => m <= n))
         {
             double meanSpread = 0, varSpread = 0;
@@ -129,68 +160,5 @@ internal sealed class RegularizationExperiment : Experiment
         return x.Zip(y).Sum(p => (p.First - mx) * (p.Second - my)) / x.Sum(v => (v - mx) * (v - mx));
     }
 
-    public override string Report(ResultsTable r, string dir, ReportWriter w)
-    {
-        double epochs = r.Get("settings", "run", "epochs");
-        var gapPlot = Charts.New("Generalization gap vs mini-batch size", "mini-batch size (log scale)", "train accuracy - test accuracy");
-        foreach (var (series, label, color) in new[] { ("bn", "with BN", 0), ("baseline", "without BN", 1) })
-        {
-            var (x, y) = r.Series("training", series, "gap");
-            Charts.Line(gapPlot, x.Select(Math.Log10).ToArray(), y, label, color, markers: true);
-        }
-        Charts.LogX(gapPlot);
-        string gap = Charts.Save(gapPlot, dir, "gap", ScottPlot.Alignment.UpperLeft);
-        var noisePlot = Charts.New("Noise of mini-batch statistics vs batch size", "mini-batch size m (log scale)", "relative spread around the population value (log scale)");
-        int k = 0;
-        foreach (var (series, label) in new[] { ("batch_mean", "batch mean: std of (mean_B - mean) / std"), ("batch_variance", "batch variance: std of (var_B - var) / var") })
-        {
-            var (x, y) = r.Series("noise", series, "relative_spread");
-            Charts.Line(noisePlot, x.Select(Math.Log10).ToArray(), y.Select(Math.Log10).ToArray(), label, k++, markers: true);
-        }
-        var (mx, _) = r.Series("noise", "batch_mean", "relative_spread");
-        Charts.Line(noisePlot, mx.Select(Math.Log10).ToArray(), mx.Select(m => Math.Log10(1 / Math.Sqrt(m))).ToArray(), "1 / sqrt(m)", 7);
-        Charts.LogX(noisePlot);
-        Charts.LogY(noisePlot);
-        string noise = Charts.Save(noisePlot, dir, "noise", ScottPlot.Alignment.UpperRight);
-
-        bool Diverged(string series, int batch) => r.Rows.Any(x => x.Section == "training" && x.Series == series && x.X == batch && x.Metric == "diverged");
-        string Cell(string series, int batch, string metric) => Diverged(series, batch) ? "diverged" : Pct(r.Get("training", series, metric, batch));
-        w.Heading("Setting");
-        w.Paragraph($"The paper's 784-100-100-100-10 sigmoid network trained on {r.Get("settings", "run", "train_images"):0} training images for {epochs:0} epochs " +
-            $"(long enough to overfit) at mini-batch sizes {string.Join(", ", Batches)}, " +
-            $"with BN and without; plain SGD with the learning rate scaled with the batch size ({G(r.Get("settings", "run", "base_lr"))} at batch " +
-            $"{r.Get("settings", "run", "base_batch"):0}), so every run makes similar progress per epoch. Accuracies in eval mode on those training images and on the whole test set.");
-        w.Heading("Results: generalization gap");
-        w.Table(["batch", "learning rate", "BN train", "BN test", "BN gap", "no-BN train", "no-BN test", "no-BN gap"],
-            Batches.Select(b => new[] { $"{b}", G(r.Get("training", "bn", "learning_rate", b)), Cell("bn", b, "train_accuracy"), Cell("bn", b, "test_accuracy"),
-                Cell("bn", b, "gap"), Cell("baseline", b, "train_accuracy"), Cell("baseline", b, "test_accuracy"), Cell("baseline", b, "gap") }));
-        w.Image(gap, "generalization gap vs batch size");
-        w.Heading("Results: the noise itself");
-        w.Paragraph($"Inputs of the first BN layer of the network trained with BN at batch 32, over its training images: for each of its 100 units, " +
-            $"{r.Get("settings", "run", "draws"):0} random mini-batches per size m; the spread of the batch mean (in units of the population std) " +
-            "and of the biased batch variance (relative to the population variance), averaged over units. Theory: the mean's spread is 1/sqrt(m).");
-        w.Image(noise, "noise of batch statistics vs batch size");
-        double slopeMean = r.Get("noise_fit", "batch_mean", "log_log_slope"), slopeVar = r.Get("noise_fit", "batch_variance", "log_log_slope");
-        w.Table(["m", "spread of batch mean", "1/sqrt(m)", "spread of batch variance"],
-            mx.Select(m => new[] { $"{m:0}", N(r.Get("noise", "batch_mean", "relative_spread", m)), N(1 / Math.Sqrt(m)), N(r.Get("noise", "batch_variance", "relative_spread", m)) }));
-        w.Paragraph($"Log-log slopes: {N(slopeMean)} for the batch mean and {N(slopeVar)} for the batch variance (the 1/sqrt(m) law is -0.5).");
-        // a gap only says something about regularization between runs that fit the training set about as well:
-        // compare the noisiest batch with the larger batches whose BN net reached at least its training accuracy
-        int small = Batches[0];
-        double gapSmall = Diverged("bn", small) ? double.NaN : r.Get("training", "bn", "gap", small);
-        double fitSmall = Diverged("bn", small) ? double.NaN : r.Get("training", "bn", "train_accuracy", small);
-        var comparable = Batches.Skip(1).Where(b => !Diverged("bn", b) && r.Get("training", "bn", "train_accuracy", b) >= fitSmall).ToList();
-        bool law = slopeMean is > -0.6 and < -0.4;
-        bool regularizes = comparable.Count > 0 && comparable.All(b => gapSmall < r.Get("training", "bn", "gap", b));
-        string others = comparable.Count == 0 ? "no larger batch fitted the training set as well, so the gaps are not comparable"
-            : $"{string.Join(", ", comparable.Select(b => $"{Pct(r.Get("training", "bn", "gap", b))} at batch {b}"))} (the larger batches that fitted the training set at least as well)";
-        string verdict = (law && regularizes ? "Held" : law ? "Partly held" : "Not shown in this run") +
-            $": the noise of the batch mean falls as m^{N(slopeMean, 2)} (1/sqrt(m) predicts m^-0.5), so a batch of {small} is " +
-            $"{N(r.Get("noise", "batch_mean", "relative_spread", small) / r.Get("noise", "batch_mean", "relative_spread", Batches[^1]), 1)}x noisier than one of {Batches[^1]}; " +
-            $"with BN the generalization gap is {Pct(gapSmall)} at batch {small} against {others}" +
-            (regularizes ? ": the noisiest batches regularized most." : ".");
-        w.Heading("Conclusion");
-        w.Paragraph(verdict);
-        return verdict;
-    }
+    public override string Report(ResultsTable r, string dir, ReportWriter w, ExperimentMode mode) => new RegularizationReport(r, dir, w, mode).Write();
 }

@@ -3,7 +3,7 @@ using Spectre.Console;
 namespace NormNet.Cli.Output;
 
 /// <summary>Reports progress of long work: a Spectre.Console progress bar on an interactive terminal,
-/// otherwise a plain line at every tenth of the work (logs and CI stay readable).</summary>
+/// otherwise a plain line with the percentage done every 5 seconds (logs and CI never fall silent for longer).</summary>
 internal sealed class Progress
 {
     private readonly bool _quiet;
@@ -31,20 +31,32 @@ internal sealed class Progress
                 });
             return;
         }
-        int lastTenth = 0;
         var started = DateTime.UtcNow;
-        var printed = started;
-        Console.WriteLine($"{description} ...");
-        work(v =>
+        double value = 0;
+        long lastLine = 0;
+        var gate = new object();
+        void Print(string why)
         {
-            // a line per tenth of the work, at most one every 5 seconds
-            int tenth = (int)(10 * v / Math.Max(1, total));
-            var now = DateTime.UtcNow;
-            if (tenth <= lastTenth || tenth >= 10 || (now - printed).TotalSeconds < 5) return;
-            lastTenth = tenth;
-            printed = now;
-            Console.WriteLine($"  {description}: {10 * tenth}% ({(now - started).TotalSeconds:F0} s)");
-        });
+            lock (gate)
+            {
+                var now = DateTime.UtcNow;
+                Console.WriteLine($"  {description}: {Math.Min(100, 100 * value / Math.Max(1, total)):F0}% ({(now - started).TotalSeconds:F0} s){why}");
+                lastLine = now.Ticks;
+            }
+        }
+        Console.WriteLine($"{description} ...");
+        lastLine = started.Ticks;
+        // a line at least every 5 seconds, whether or not the work reports in between: no silent stretch in a log
+        using var heartbeat = new Timer(_ =>
+        {
+            try
+            {
+                if (DateTime.UtcNow.Ticks - Interlocked.Read(ref lastLine) >= TimeSpan.FromSeconds(4.5).Ticks) Print("");
+            }
+            catch (CommandFailedException) { } // the output is gone; the work itself reports that on its next line
+        }, null, 1000, 1000);
+        work(v => Volatile.Write(ref value, v));
+        heartbeat.Dispose();
         Console.WriteLine($"  {description}: done in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
     }
 
