@@ -15,8 +15,10 @@ namespace NormNet.Cli.Commands;
 /// <param name="Color">Image folders: grey or rgb; null chooses rgb when any image has colour.</param>
 /// <param name="Seed">Seeds the held-out split.</param>
 /// <param name="SkipBadFiles">Image folders: skip unreadable images with a warning instead of stopping.</param>
+/// <param name="Normalize">Images: "channel" standardizes each channel with the training split's mean and std (after
+/// pixels / 255, as torchvision's Normalize); null or "none" keeps [0, 1] pixels. Tables are always standardized per feature.</param>
 internal sealed record DataChoice(string? Data, string? Test, double ValFraction, TaskKind Task, string? Label,
-    int[]? ImageSize, string? Color, ulong Seed, bool SkipBadFiles = false)
+    int[]? ImageSize, string? Color, ulong Seed, bool SkipBadFiles = false, string? Normalize = null)
 {
     public const double DefaultValFraction = 0.2;
 
@@ -121,9 +123,15 @@ internal sealed record DataChoice(string? Data, string? Test, double ValFraction
         {
             Task.AcceptOnlyFromAmong("classification", "regression");
             Color.AcceptOnlyFromAmong("grey", "rgb");
+            Normalize.AcceptOnlyFromAmong("none", "channel");
         }
 
-        public IEnumerable<Option> All => [Data, Test, ValFraction, Task, Label, ImageSize, Color, SkipBadFiles];
+        public Option<string?> Normalize { get; } = new("--normalize")
+        {
+            Description = "Images: none (the default: pixels / 255 in [0, 1]) or channel (then each channel's mean and std of the training split, as torchvision's Normalize). Tables are always standardized per feature.",
+        };
+
+        public IEnumerable<Option> All => [Data, Test, ValFraction, Task, Label, ImageSize, Color, SkipBadFiles, Normalize];
 
         /// <summary>Whether any data option was given.</summary>
         public bool AnyGiven(ParseResult r) => All.Any(o => r.GetResult(o) is { Implicit: false });
@@ -135,7 +143,7 @@ internal sealed record DataChoice(string? Data, string? Test, double ValFraction
             if (!(fraction > 0 && fraction < 1)) throw new UsageException($"--val-fraction must be in (0, 1), got {fraction.ToString(CultureInfo.InvariantCulture)}.");
             if (r.GetValue(ValFraction) is not null && r.GetValue(Test) is not null) throw new UsageException("give --test or --val-fraction, not both.");
             var task = r.GetValue(Task) == "regression" ? TaskKind.Regression : TaskKind.Classification;
-            return new DataChoice(r.GetValue(Data), r.GetValue(Test), fraction, task, r.GetValue(Label), ParseSize(r.GetValue(ImageSize)), r.GetValue(Color), seed, r.GetValue(SkipBadFiles));
+            return new DataChoice(r.GetValue(Data), r.GetValue(Test), fraction, task, r.GetValue(Label), ParseSize(r.GetValue(ImageSize)), r.GetValue(Color), seed, r.GetValue(SkipBadFiles), r.GetValue(Normalize));
         }
 
         private static int[]? ParseSize(string? text)

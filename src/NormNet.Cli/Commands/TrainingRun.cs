@@ -17,7 +17,8 @@ internal sealed record TrainingRun(Sequential Model, ModelCard Card, DataLoader 
         var train = data.Train;
         if (train.Task == TaskKind.Classification && train.ClassCount < 2)
             throw new UsageException($"{train.Name}: classification needs at least 2 classes, found {train.ClassCount} ({string.Join(", ", train.ClassNames)}).");
-        var standardizer = train is ImageSet ? null : Standardizer.Fit(train);
+        var standardizer = train is not ImageSet ? Standardizer.Fit(train)
+            : settings.Data.Normalize == "channel" ? Standardizer.FitPerChannel(train) : null;
         int[] inputShape = settings.Network.InputShapeFor(train);
         int outputs = train.Task == TaskKind.Classification ? train.ClassCount : train.TargetCount;
         if (settings.BatchSize > train.Count)

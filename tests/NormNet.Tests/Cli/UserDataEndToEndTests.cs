@@ -151,6 +151,17 @@ public sealed class UserDataEndToEndTests : IDisposable
 
         var card = CheckpointModel.Load(Path.Combine(run, "model.safetensors"), null, null).Card;
         Assert.Equal([3, 12, 12], card.InputShape);
+        Assert.Null(card.Mean); // images default to [0, 1] pixels
+
+        // --normalize channel: one mean and std per channel, fitted on the training split and kept in the model
+        string normalized = P("img-norm");
+        Ok("train", "--data", P("images"), "--image-size", "12x12", "--normalize", "channel", "--arch", "cnn", "--channels", "8",
+            "--steps", "10", "--batch-size", "8", "--out", normalized);
+        var normCard = CheckpointModel.Load(Path.Combine(normalized, "model.safetensors"), null, null).Card;
+        Assert.Equal(3, normCard.Mean!.Distinct().Count());
+        Assert.Equal(normCard.Mean![0], normCard.Mean[143]);
+        Assert.NotEqual(normCard.Mean![0], normCard.Mean[144]);
+        Assert.Contains("(x - mean[f]) / std[f]", Ok("export", "onnx", Path.Combine(normalized, "model.safetensors"), "--out", P("n.onnx")).Output);
         var images = NormNet.Images.ImageFiles.Load([P("images/red/0.png"), P("images/blue/3.jpg")], 3, new NormNet.Images.ImageSize(12, 12));
         var x = Tensor.Zeros(2, 3, 12, 12);
         for (int i = 0; i < 2; i++) images.CopyFeatures(i, x.Span.Slice(i * 432, 432));
