@@ -4,6 +4,7 @@
 # which the distributed tests launch) and Chromium (the experiment reports are rendered in a real browser, headless,
 # to check that every plot loads and the page logs no error).
 # Needs root (or sudo) only when something is missing; prints what it installs.
+# i.e. what `apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread mpich chromium` does, only when needed
 packages=(libopenblas0-pthread mpich chromium)
 
 missing=()
