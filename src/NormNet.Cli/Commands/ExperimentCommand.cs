@@ -21,13 +21,14 @@ internal static class ExperimentCommand
         var lr = new Option<string?>("--lr") { Description = "Learning rate; a comma-separated grid for fig1 (e.g. 0.1,0.5) and learning-rate." };
         var batch = new Option<string?>("--batch-size") { Description = "Mini-batch size; a comma-separated list for regularization (e.g. 8,32,128,512)." };
         var initStd = new Option<string?>("--init-std") { Description = "Std of the N(0, s) initial weights; a comma-separated grid for fig1 (e.g. 0.05,0.1)." };
+        var reuse = new Option<bool>("--reuse") { Description = "Do not measure again an experiment whose --out folder already holds results.csv from the same seeds: rewrite its plots and report from that file (the mode and protocol must be those it was measured with)." };
         var seed = CommonOptions.Seed();
         var data = CommonOptions.Data();
         var threads = CommonOptions.Threads();
         var outDir = CommonOptions.Out("results.csv, plots, report.md and report.html (default runs/NAME-TIMESTAMP)");
         var command = new Command("experiment", $"Reproduce a claim of the batch-normalization paper: {names}; or all of them with an index page.")
         {
-            name, quick, full, smoke, seeds, steps, lr, batch, initStd, seed, data, threads, outDir,
+            name, quick, full, smoke, seeds, steps, lr, batch, initStd, seed, data, threads, outDir, reuse,
         };
         command.SetAction(r =>
         {
@@ -55,8 +56,10 @@ internal static class ExperimentCommand
             var progress = new Progress();
             if (renamed) progress.Info($"note: the experiment '{which}' was renamed '{experiment!.Name}' (it reproduces the paper's Figure 1); running {experiment.Name}");
             progress.Info($"Data: {dataset.Description}; mode {mode.ToString().ToLowerInvariant()}; seeds {string.Join(", ", seedList)}");
-            if (experiment is null) ExperimentRunner.RunAll(dir, mode, seedList, dataset, progress);
-            else ExperimentRunner.Run(experiment, dir, mode, seedList, protocol, dataset, progress);
+            bool again = r.GetValue(reuse);
+            if (again && r.GetValue(outDir) is null) throw new UsageException("--reuse needs --out: the folder that holds the measurements.");
+            if (experiment is null) ExperimentRunner.RunAll(dir, mode, seedList, dataset, progress, again);
+            else ExperimentRunner.Run(experiment, dir, mode, seedList, protocol, dataset, progress, again);
             return 0;
         });
         return command;

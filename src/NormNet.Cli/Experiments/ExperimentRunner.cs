@@ -31,21 +31,16 @@ internal static class ExperimentRunner
     /// <summary>What one experiment produced: its verdict line and report body.</summary>
     public sealed record Outcome(string Verdict, ReportWriter Body);
 
-    /// <summary>Runs one experiment into <paramref name="dir"/>, once per seed.</summary>
-    public static Outcome Run(Experiment experiment, string dir, ExperimentMode mode, IReadOnlyList<ulong> seeds, Protocol protocol, ImageDataset data, Progress progress)
+    /// <summary>Runs one experiment into <paramref name="dir"/>, once per seed. With <paramref name="reuse"/>, a folder
+    /// that already holds results.csv (and timing.csv) from the same seeds is not measured again: its plots and report
+    /// are rewritten from that file.</summary>
+    public static Outcome Run(Experiment experiment, string dir, ExperimentMode mode, IReadOnlyList<ulong> seeds, Protocol protocol, ImageDataset data, Progress progress, bool reuse = false)
     {
         Directory.CreateDirectory(dir);
-        var context = new ExperimentContext(dir, mode, seeds, protocol, data, progress);
-        context.Setting("seeds", seeds.Count);
-        var clock = Stopwatch.StartNew();
-        experiment.Run(context);
-        double seconds = clock.Elapsed.TotalSeconds;
-        string csv = Path.Combine(dir, "results.csv");
-        context.Results.Save(csv);
-        // timing is not a result: it differs between identical runs, so it stays out of results.csv
-        double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
-        AtomicFile.WriteAllText(Path.Combine(dir, "timing.csv"), "metric,value\n" +
-            string.Create(CultureInfo.InvariantCulture, $"wall_seconds,{seconds:F1}\npeak_rss_mb,{peakMb:F0}\n"));
+        string csv = Path.Combine(dir, "results.csv"), timing = Path.Combine(dir, "timing.csv");
+        double seconds = reuse && File.Exists(csv) && File.Exists(timing)
+            ? Reused(experiment, csv, timing, seeds, progress)
+            : Measure(experiment, dir, mode, seeds, protocol, data, progress);
         var results = ResultsTable.Load(csv);
         var body = new ReportWriter();
         progress.Info($"{experiment.Name}: writing plots and report");
@@ -57,6 +52,35 @@ internal static class ExperimentRunner
         progress.Info($"{experiment.Name}: {verdict}");
         progress.Info($"  report: {Path.Combine(dir, "report.md")} (and report.html)");
         return new Outcome(verdict, body);
+    }
+
+    /// <summary>Measures into results.csv and timing.csv; returns the wall time in seconds.</summary>
+    private static double Measure(Experiment experiment, string dir, ExperimentMode mode, IReadOnlyList<ulong> seeds, Protocol protocol, ImageDataset data, Progress progress)
+    {
+        var context = new ExperimentContext(dir, mode, seeds, protocol, data, progress);
+        context.Setting("seeds", seeds.Count);
+        var clock = Stopwatch.StartNew();
+        experiment.Run(context);
+        double seconds = clock.Elapsed.TotalSeconds;
+        context.Results.Save(Path.Combine(dir, "results.csv"));
+        // timing is not a result: it differs between identical runs, so it stays out of results.csv
+        double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+        AtomicFile.WriteAllText(Path.Combine(dir, "timing.csv"), "metric,value\n" +
+            string.Create(CultureInfo.InvariantCulture, $"wall_seconds,{seconds:F1}\npeak_rss_mb,{peakMb:F0}\n"));
+        return seconds;
+    }
+
+    /// <summary>Checks that results.csv was measured with <paramref name="seeds"/>; returns its wall time from timing.csv.</summary>
+    private static double Reused(Experiment experiment, string csv, string timing, IReadOnlyList<ulong> seeds, Progress progress)
+    {
+        var held = ResultsTable.Load(csv).Seeds();
+        if (!held.SequenceEqual(seeds))
+            throw new UsageException($"--reuse: {csv} holds seeds {string.Join(", ", held)} but this run asks for {string.Join(", ", seeds)}; " +
+                "ask for the same seeds, or remove the folder to measure again.");
+        var line = File.ReadLines(timing).FirstOrDefault(l => l.StartsWith("wall_seconds,", StringComparison.Ordinal))
+            ?? throw new CommandFailedException($"{timing}: no wall_seconds line.");
+        progress.Info($"{experiment.Name}: reusing the measurements in {csv}");
+        return double.Parse(line["wall_seconds,".Length..], CultureInfo.InvariantCulture);
     }
 
     private static ReportWriter Header(Experiment e, string verdict, ResultsTable results, ExperimentMode mode, IReadOnlyList<ulong> seeds, ImageDataset data, double seconds)
@@ -93,12 +117,12 @@ internal static class ExperimentRunner
         _ => "",
     };
 
-    /// <summary>Runs every experiment into subfolders of <paramref name="dir"/> and writes index.md and index.html.</summary>
-    public static void RunAll(string dir, ExperimentMode mode, IReadOnlyList<ulong> seeds, ImageDataset data, Progress progress)
+    /// <summary>Runs every experiment (with <paramref name="reuse"/>, reusing the measurements already there) into subfolders of <paramref name="dir"/> and writes index.md and index.html.</summary>
+    public static void RunAll(string dir, ExperimentMode mode, IReadOnlyList<ulong> seeds, ImageDataset data, Progress progress, bool reuse = false)
     {
         Directory.CreateDirectory(dir);
         var outcomes = new List<(Experiment E, Outcome O)>();
-        foreach (var e in All) outcomes.Add((e, Run(e, Path.Combine(dir, e.Name), mode, seeds, Protocol.Default, data, progress)));
+        foreach (var e in All) outcomes.Add((e, Run(e, Path.Combine(dir, e.Name), mode, seeds, Protocol.Default, data, progress, reuse)));
         var index = new ReportWriter();
         index.Paragraph($"Data: {data.Description}. Seeds {string.Join(", ", seeds)}; mode {mode.ToString().ToLowerInvariant()}." +
             ModeNote(mode));

@@ -52,6 +52,27 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [Fact]
+    public void Reuse_RewritesTheReportFromResultsCsv_WithoutMeasuringAgain_AndRefusesOtherSeeds()
+    {
+        string dir = Path.Combine(_dir, "reuse");
+        Assert.Equal(0, CliTests.Run("experiment", "fig1", "--smoke", "--out", dir, "--seed", "4").Code);
+        string csv = Path.Combine(dir, "results.csv"), report = Path.Combine(dir, "report.md");
+        string measured = File.ReadAllText(csv);
+        File.Delete(report);
+        File.SetLastWriteTimeUtc(csv, new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        var again = CliTests.Run("experiment", "fig1", "--smoke", "--out", dir, "--seed", "4", "--reuse");
+        Assert.True(again.Code == 0, again.Error);
+        Assert.Contains("reusing the measurements", again.Output);
+        Assert.Equal(new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc), File.GetLastWriteTimeUtc(csv));
+        Assert.Equal(measured, File.ReadAllText(csv));
+        Assert.Contains("**Verdict.**", File.ReadAllText(report));
+        var other = CliTests.Run("experiment", "fig1", "--smoke", "--out", dir, "--seed", "7", "--reuse");
+        Assert.Equal(2, other.Code);
+        Assert.Contains("holds seeds 4 but this run asks for 7", other.Error);
+        Assert.Equal(2, CliTests.Run("experiment", "fig1", "--smoke", "--reuse").Code);
+    }
+
+    [Fact]
     public void Mnist_IsAnAliasOfFig1_ThatSaysItWasRenamed()
     {
         string dir = Path.Combine(_dir, "alias");
