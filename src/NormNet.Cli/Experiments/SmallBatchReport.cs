@@ -55,7 +55,10 @@ internal sealed class SmallBatchReport(ResultsTable r, string dir, ReportWriter 
 
     /// <summary>The alternative with the highest mean accuracy at <paramref name="batch"/> (diverged runs left out).
     /// Ghost BN is left out where its virtual batch is the whole batch, since there it is BN itself.</summary>
-    private string BestAlternative(double batch) => Alternatives.Where(n => n != "ghost" || batch > r.Get("settings", "run", "virtual_batch")).OrderByDescending(n => Stats.Estimate(Acc(n, batch)).Mean is var m && double.IsFinite(m) ? m : -1).First();
+    private string BestAlternative(double batch) => Alternatives.Where(n => !IsBn(n, batch)).OrderByDescending(n => Stats.Estimate(Acc(n, batch)).Mean is var m && double.IsFinite(m) ? m : -1).First();
+
+    /// <summary>Whether <paramref name="norm"/> is BN itself at <paramref name="batch"/>: Ghost BN whose virtual batch is the whole batch.</summary>
+    private bool IsBn(string norm, double batch) => norm == "ghost" && batch <= r.Get("settings", "run", "virtual_batch");
 
     public string Write()
     {
@@ -129,9 +132,9 @@ internal sealed class SmallBatchReport(ResultsTable r, string dir, ReportWriter 
     /// <summary>Which alternatives hold at the smallest batch: those that do not fail there, with their accuracy against BN's.</summary>
     private string Holding()
     {
-        var hold = Alternatives.Where(n => !Fails(n, Small)).ToList();
+        var hold = Alternatives.Where(n => !Fails(n, Small) && !IsBn(n, Small)).ToList();
         string list = hold.Count == 0 ? $"No alternative holds at batch {Small:0}: each fails there by the rule."
-            : $"Holding at batch {Small:0} (not failing by the rule): {string.Join("; ", hold.Select(n => $"{Labels[n]}, {Stats.Estimate(Acc(n, Small)).MeanSd(Pct)}, " +
+            : $"Holding at batch {Small:0} (not failing by the rule; Ghost BN left out where it is BN itself): {string.Join("; ", hold.Select(n => $"{Labels[n]}, {Stats.Estimate(Acc(n, Small)).MeanSd(Pct)}, " +
                 $"{Stats.Estimate(Minus(Acc(n, Small), Acc("batch", Small))).WithInterval(Pp)} against BN"))}.";
         return list + $" The control without normalization reached {Stats.Estimate(Acc("none", Small)).MeanSd(Pct)} at batch {Small:0} and " +
             $"{Stats.Estimate(Acc("none", Reference)).MeanSd(Pct)} at batch {Reference:0}.";
