@@ -163,9 +163,11 @@ internal sealed class SmallBatchReport(ResultsTable r, string dir, ReportWriter 
         var norms = SmallBatchExperiment.Norms;
         var runs = norms.ToDictionary(n => n, n => _seeds.Select((_, i) => _batches.Select(b => values(n, b)[i]).ToArray()).ToList());
         double low = runs.Values.SelectMany(x => x).SelectMany(x => x).Where(double.IsFinite).DefaultIfEmpty(0).Min();
-        for (int k = 0; k < norms.Length; k++)
+        // BN last, on top: Ghost BN is BN itself at the batches up to its virtual batch and would hide it there
+        foreach (int k in Enumerable.Range(0, norms.Length).OrderBy(k => norms[k] == "batch"))
         {
-            Charts.Band(plot, X, runs[norms[k]], Labels[norms[k]], k);
+            string label = norms[k] == "ghost" ? $"{Labels["ghost"]} (BN itself up to batch {r.Get("settings", "run", "virtual_batch"):0})" : Labels[norms[k]];
+            Charts.Band(plot, X, runs[norms[k]], label, k);
             var diverged = _batches.Where(b => Diverged(norms[k], b) > 0).Select(Math.Log2).ToArray();
             double y = (double.IsNaN(markerY) ? low - 0.02 : markerY) - 0.015 * k;
             Charts.DivergedMarkers(plot, diverged, y, $"{Labels[norms[k]]}: diverged (at least one seed)", k);
