@@ -17,9 +17,9 @@ internal static class ExperimentCommand
         var full = new Option<bool>("--full") { Description = "The paper's settings, 5 seeds (the default on a full data set)." };
         var smoke = new Option<bool>("--smoke") { Description = "Seconds per experiment, one seed: checks the pipeline end to end; no verdict." };
         var seeds = new Option<int?>("--seeds") { Description = "How many seeds (--seed, --seed + 1, ...); default 5 full, 3 quick, 1 smoke." };
-        var steps = new Option<int?>("--steps") { Description = "Training steps per run (epochs for regularization); default: the mode's, stated in the report." };
+        var steps = new Option<int?>("--steps") { Description = "Training steps per run (epochs for regularization and small-batch); default: the mode's, stated in the report." };
         var lr = new Option<string?>("--lr") { Description = "Learning rate; a comma-separated grid for fig1 (e.g. 0.1,0.5) and learning-rate." };
-        var batch = new Option<string?>("--batch-size") { Description = "Mini-batch size; a comma-separated list for regularization (e.g. 8,32,128,512)." };
+        var batch = new Option<string?>("--batch-size") { Description = "Mini-batch size; a comma-separated list for regularization and small-batch (e.g. 8,32,128,512)." };
         var initStd = new Option<string?>("--init-std") { Description = "Std of the N(0, s) initial weights; a comma-separated grid for fig1 (e.g. 0.05,0.1)." };
         var reuse = new Option<bool>("--reuse") { Description = "Do not measure again an experiment whose --out folder already holds results.csv from the same seeds: rewrite its plots and report from that file (the mode and protocol must be those it was measured with)." };
         var seed = CommonOptions.Seed();

@@ -16,7 +16,7 @@ internal static class ExperimentRunner
     public static readonly Experiment[] All =
     [
         new InputNormalizationExperiment(), new CovariateShiftExperiment(), new Fig1Experiment(),
-        new RegularizationExperiment(), new InferenceExperiment(), new LearningRateExperiment(),
+        new RegularizationExperiment(), new InferenceExperiment(), new LearningRateExperiment(), new SmallBatchExperiment(),
     ];
 
     /// <summary>The experiment called <paramref name="name"/>, or whose old name it is (then <paramref name="renamed"/> is true).</summary>

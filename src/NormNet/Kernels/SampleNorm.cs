@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using NormNet.Threading;
 
 namespace NormNet.Kernels;
@@ -29,10 +28,22 @@ public static unsafe partial class SampleNorm
     /// y = (x - mean) * invstd * gamma[g * K + k] + beta[g * K + k] with invstd = 1 / sqrt(var + eps).</summary>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         SampleNormShape shape, double eps, Span<float> y, Span<double> mean, Span<double> invstd, Span<double> variance)
+        => Forward(SimdDispatch.Widest, x, gamma, beta, shape, eps, y, mean, invstd, variance);
+
+    /// <summary>Forward at <paramref name="width"/> (tests run every width the machine supports).</summary>
+    internal static void Forward(SimdWidth width, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        SampleNormShape shape, double eps, Span<float> y, Span<double> mean, Span<double> invstd, Span<double> variance)
+        => SimdDispatch.Run(width, new ForwardOp(x, gamma, beta, shape, eps, y, mean, invstd, variance));
+
+    private readonly ref struct ForwardOp(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        SampleNormShape shape, double eps, Span<float> y, Span<double> mean, Span<double> invstd, Span<double> variance) : ISimdOperation
     {
-        if (Simd512.IsSupported) Forward<Simd512, Vector512<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance);
-        else if (Simd256.IsSupported) Forward<Simd256, Vector256<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance);
-        else Forward<SimdScalar, float>(x, gamma, beta, shape, eps, y, mean, invstd, variance);
+        private readonly ReadOnlySpan<float> _x = x, _gamma = gamma, _beta = beta;
+        private readonly Span<float> _y = y;
+        private readonly Span<double> _mean = mean, _invstd = invstd, _variance = variance;
+
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct =>
+            Forward<TS, TV>(_x, _gamma, _beta, shape, eps, _y, _mean, _invstd, _variance);
     }
 
     // dy, x, dx: (N, G, K, S); gamma: (G * K) or empty; mean, invstd: (N * G) saved by Forward; dgamma, dbeta: (G * K) accumulated, or empty.
@@ -41,10 +52,22 @@ public static unsafe partial class SampleNorm
     /// dbeta += sum(dy) over every row and position of the channel.</summary>
     public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma,
         ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd, SampleNormShape shape, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+        => Backward(SimdDispatch.Widest, dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta);
+
+    /// <summary>Backward at <paramref name="width"/> (tests run every width the machine supports).</summary>
+    internal static void Backward(SimdWidth width, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd, SampleNormShape shape, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
+        => SimdDispatch.Run(width, new BackwardOp(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta));
+
+    private readonly ref struct BackwardOp(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd, SampleNormShape shape, Span<float> dx, Span<float> dgamma, Span<float> dbeta) : ISimdOperation
     {
-        if (Simd512.IsSupported) Backward<Simd512, Vector512<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta);
-        else if (Simd256.IsSupported) Backward<Simd256, Vector256<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta);
-        else Backward<SimdScalar, float>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta);
+        private readonly ReadOnlySpan<float> _dy = dy, _x = x, _gamma = gamma;
+        private readonly ReadOnlySpan<double> _mean = mean, _invstd = invstd;
+        private readonly Span<float> _dx = dx, _dgamma = dgamma, _dbeta = dbeta;
+
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct =>
+            Backward<TS, TV>(_dy, _x, _gamma, _mean, _invstd, shape, _dx, _dgamma, _dbeta);
     }
 
     internal static void Forward<TS, TV>(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,

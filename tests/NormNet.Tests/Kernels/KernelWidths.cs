@@ -74,24 +74,10 @@ internal static class KernelWidths
     }
 
     public static void SampleForward(Width w, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        SampleNormShape shape, double eps, Span<float> y, Span<double> mean, Span<double> invstd, Span<double> variance)
-    {
-        switch (w)
-        {
-            case Width.W512: SampleNorm.Forward<Simd512, Vector512<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance); break;
-            case Width.W256: SampleNorm.Forward<Simd256, Vector256<float>>(x, gamma, beta, shape, eps, y, mean, invstd, variance); break;
-            default: SampleNorm.Forward<SimdScalar, float>(x, gamma, beta, shape, eps, y, mean, invstd, variance); break;
-        }
-    }
+        SampleNormShape shape, double eps, Span<float> y, Span<double> mean, Span<double> invstd, Span<double> variance) =>
+        SampleNorm.Forward(w.ToSimd(), x, gamma, beta, shape, eps, y, mean, invstd, variance);
 
     public static void SampleBackward(Width w, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma,
-        ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd, SampleNormShape shape, Span<float> dx, Span<float> dgamma, Span<float> dbeta)
-    {
-        switch (w)
-        {
-            case Width.W512: SampleNorm.Backward<Simd512, Vector512<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta); break;
-            case Width.W256: SampleNorm.Backward<Simd256, Vector256<float>>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta); break;
-            default: SampleNorm.Backward<SimdScalar, float>(dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta); break;
-        }
-    }
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd, SampleNormShape shape, Span<float> dx, Span<float> dgamma, Span<float> dbeta) =>
+        SampleNorm.Backward(w.ToSimd(), dy, x, gamma, mean, invstd, shape, dx, dgamma, dbeta);
 }

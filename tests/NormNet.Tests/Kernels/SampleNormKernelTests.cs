@@ -37,10 +37,35 @@ public class SampleNormKernelTests
         Check(w, new SampleNormShape(6, 1, 70, 1), seed: 51, affine: true, bias: true, offset: 1e4, std: 1e-2);
     }
 
+    /// <summary>Rows of single-value channels (LayerNorm, GroupNorm over (N, C)) of every length from 3 to 70: every tail
+    /// of the one- and two-vector tiles at each width (rows of one or two values normalize to constants, so their input
+    /// gradient is zero and checks nothing).</summary>
+    [Theory, MemberData(nameof(Widths))]
+    public void ElementwiseRows_EveryTailLength_MatchReference(Width w)
+    {
+        for (int k = 3; k <= 70; k++)
+        {
+            Check(w, new SampleNormShape(3, 2, k, 1), seed: 300 + k, affine: true, bias: true);
+            Check(w, new SampleNormShape(2, 1, k, 1), seed: 400 + k, affine: false, bias: false, offset: 3);
+        }
+    }
+
+    /// <summary>GroupNorm/InstanceNorm planes of every length from 1 to 70 per channel, at each width.</summary>
+    [Theory, MemberData(nameof(Widths))]
+    public void Planes_EveryTailLength_MatchReference(Width w)
+    {
+        for (int s = 1; s <= 70; s++)
+        {
+            Check(w, new SampleNormShape(3, 2, 3, s), seed: 500 + s, affine: true, bias: true);
+            Check(w, new SampleNormShape(2, 3, 1, s + 2), seed: 600 + s, affine: true, bias: false, offset: 3);
+        }
+    }
+
     private static IEnumerable<Width> AllWidths()
     {
         if (Simd512.IsSupported) yield return Width.W512;
         if (Simd256.IsSupported) yield return Width.W256;
+        if (Simd128.IsSupported) yield return Width.W128;
         yield return Width.Scalar;
     }
 
