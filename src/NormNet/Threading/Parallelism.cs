@@ -15,7 +15,6 @@ namespace NormNet.Threading;
 /// </remarks>
 public static unsafe class Parallelism
 {
-    private const int Sentinel = int.MaxValue / 2;
     private const int SpinIterations = 2000;
 
     private static readonly object Gate = new();
@@ -23,12 +22,14 @@ public static unsafe class Parallelism
     private static readonly object WakeGate = new();
     private static readonly List<Thread> Workers = [];
 
-    // The current job. Invariant: _nextChunk is reset to 0 only after every other field is written,
-    // and set to Sentinel when the job ends, so a claim below _count always belongs to the current job.
+    // The current job. _cursor holds the job's chunk count (high 32 bits) and its next unclaimed chunk (low 32 bits),
+    // so a claim reads the index and the count it is checked against in one atomic step: a worker delayed between the
+    // two can never check an old job's index against a newer job's count (that ran a chunk twice and let a call return
+    // while its chunk still ran). _cursor is published only after every other field is written, and a job ends only
+    // when all its chunks are done, so a claim below its count always belongs to the job whose fields are current.
     private static delegate*<void*, int, void> _body;
     private static void* _args;
-    private static int _count;
-    private static int _nextChunk = Sentinel;
+    private static long _cursor;
     private static int _pending;
     private static int _activeWorkers;
     private static int _generation;
@@ -54,10 +55,9 @@ public static unsafe class Parallelism
             _failure = null;
             _body = body;
             _args = args;
-            _count = chunkCount;
             _activeWorkers = threads - 1;
             _pending = chunkCount;
-            Volatile.Write(ref _nextChunk, 0);
+            Volatile.Write(ref _cursor, (long)chunkCount << 32);
             lock (WakeGate)
             {
                 Interlocked.Increment(ref _generation);
@@ -69,7 +69,6 @@ public static unsafe class Parallelism
             finally { _insideJob = false; }
             var spin = new SpinWait();
             while (Volatile.Read(ref _pending) > 0) spin.SpinOnce(-1);
-            Interlocked.Exchange(ref _nextChunk, Sentinel);
             if (_failure is { } failure)
                 throw new AggregateException("A parallel kernel chunk failed.", failure);
         }
@@ -97,8 +96,10 @@ public static unsafe class Parallelism
     {
         while (true)
         {
-            int index = Interlocked.Increment(ref _nextChunk) - 1;
-            if (index >= Volatile.Read(ref _count)) return;
+            // past the count, each thread claims at most once more before it returns, so the low half cannot overflow
+            long claim = Interlocked.Increment(ref _cursor) - 1;
+            int index = (int)(claim & 0xFFFF_FFFF), count = (int)(claim >> 32);
+            if (index >= count) return;
             try
             {
                 _body(_args, index);
