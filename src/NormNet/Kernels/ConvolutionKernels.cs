@@ -5,10 +5,10 @@ using NormNet.Threading;
 namespace NormNet.Kernels;
 
 /// <summary>
-/// 2-D convolution as im2col plus one matrix product per chunk of images, forward and backward side by side.
-/// A chunk is a fixed number of images (set by the geometry alone, so that its im2col block fits L2): its columns
-/// lie side by side, (C*kh*kw, images*OH*OW), so the forward is one product with N = images*pixels, the weight
-/// gradient one product with K = images*pixels, and the input gradient one product followed by col2im.
+/// 2-D convolution as im2col plus matrix products, forward and backward side by side. Images go in chunks of a
+/// fixed number (set by the geometry alone, so that a chunk's im2col block fits L2) whose columns lie side by side,
+/// (C*kh*kw, images*OH*OW): the weight gradient is one product per chunk with K = images*pixels and the input
+/// gradient one product per chunk followed by col2im; the forward stays one product per image, written straight into y.
 /// </summary>
 /// <remarks>
 /// <para>Chunks run in parallel, one per worker, each product on its worker alone; a convolution too small to pay
@@ -27,9 +27,10 @@ public static unsafe class ConvolutionKernels
     /// half of one core's L2 (measured on the cnn's layers at batch 128, 1 thread, CPU time: 256 K floats made the forward
     /// and the input gradient 20-25% slower than one image at a time, the blocks no longer staying in L2).</summary>
     internal const int ChunkFloats = 128 * 1024;
-    /// <summary>One image's products are large enough alone (measured: batching them gained nothing and the forward
-    /// lost its copy-free output) when it has at least this many output pixels and patch rows.</summary>
-    private const int AlonePixels = 256, AlonePatch = 32;
+    /// <summary>One image's products are large enough alone from this many patch rows on (measured, cnn batch 128: the
+    /// 1-channel 3x3 convolution, 9 rows, got its weight gradient 1.8-2x faster in chunks of 5 images; the 32-channel one,
+    /// 288 rows and 196 pixels, gained nothing in backward and lost 10-15% in forward, its B panel rows twice as far apart).</summary>
+    private const int AlonePatch = 32;
     /// <summary>Below this many flops (~100 us of work, as <see cref="GemmDriver"/>'s threshold) the chunks run inline.</summary>
     private const double InlineFlops = 2e7;
 
@@ -44,13 +45,13 @@ public static unsafe class ConvolutionKernels
     /// <summary>Images per chunk for this geometry and output channel count (never depends on the thread count).</summary>
     public static int ImagesPerChunk(ConvGeometry g, int cout)
     {
-        if (g.OutPlane >= AlonePixels && g.PatchSize >= AlonePatch) return 1;
+        if (g.PatchSize >= AlonePatch) return 1;
         long perImage = (long)Math.Max(g.PatchSize, cout) * g.OutPlane;
         return (int)Math.Clamp(ChunkFloats / Math.Max(1, perImage), 1, Math.Max(1, g.N));
     }
 
     // x: (N, C, H, W); w: (Cout, C*kh*kw); b: (Cout) or empty; cols: chunks of (C*kh*kw, cnt*OH*OW) written (kept for backward); y: (N, Cout, OH, OW)
-    /// <summary>cols = im2col(x) per chunk; y[chunk] = W cols[chunk] + b, scattered back to (N, Cout, OH, OW).</summary>
+    /// <summary>cols = im2col(x) per chunk; y[n] = W cols[n] + b per image.</summary>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout,
         Span<float> cols, Span<float> y)
     {
@@ -133,33 +134,25 @@ public static unsafe class ConvolutionKernels
         int k = g.PatchSize, p = g.OutPlane, cout = a->Cout;
         float* cols = ChunkOf(a, chunk, out int first, out int count);
         int n = count * p;
+        // y[first + i] (Cout x P) = b + W (Cout x K) cols[:, i*P ..] (K x P, rows cnt*P apart): one product per image,
+        // straight into y, each right after its im2col while that is in L1/L2 (measured, 1 thread, cnn batch 128: one
+        // product over the chunk plus a copy to (N, Cout, P) was 20-25% slower; the chunk pays off in the backward only)
         for (int i = 0; i < count; i++)
-            Im2Col.UnfoldImage(a->X + (long)(first + i) * g.C * g.H * g.W, g, cols + (long)i * p, n);
-        if (count == 1)
         {
-            ForwardImage(a, cols, a->Y + (long)first * cout * p);
-            return;
+            Im2Col.UnfoldImage(a->X + (long)(first + i) * g.C * g.H * g.W, g, cols + (long)i * p, n);
+            ForwardImage(a, cols + (long)i * p, n, a->Y + (long)(first + i) * cout * p);
         }
-        // out (Cout x cnt*P) = W (Cout x K) cols (K x cnt*P)
-        float[] outBuffer = Scratch(ref t_out, cout * n);
-        Gemm.Sgemm(false, false, cout, n, k, 1f, new ReadOnlySpan<float>(a->W, cout * k), k, new ReadOnlySpan<float>(cols, k * n), n,
-            0f, outBuffer.AsSpan(0, cout * n), n);
-        // y[first + i, o, :] = out[o, i*P ..] + b[o]
-        fixed (float* o = outBuffer)
-            for (int i = 0; i < count; i++)
-                for (int c = 0; c < cout; c++)
-                    AddBias(o + (long)c * n + (long)i * p, a->B == null ? 0f : a->B[c], a->Y + ((long)(first + i) * cout + c) * p, p);
     }
 
-    // cols: (K, P) of one image -> y: (Cout, P) of that image
-    /// <summary>y = b, then y += W cols: a chunk of one image writes its output in place, without the copy.</summary>
-    private static void ForwardImage(Args* a, float* cols, float* y)
+    // cols: (K, P) of one image, rows ld apart -> y: (Cout, P) of that image
+    /// <summary>y = b, then y += W cols.</summary>
+    private static void ForwardImage(Args* a, float* cols, int ld, float* y)
     {
         int k = a->G.PatchSize, p = a->G.OutPlane, cout = a->Cout;
         if (a->B != null)
             for (int o = 0; o < cout; o++) new Span<float>(y + (long)o * p, p).Fill(a->B[o]);
         Gemm.Sgemm(false, false, cout, p, k, 1f, new ReadOnlySpan<float>(a->W, cout * k), k,
-            new ReadOnlySpan<float>(cols, k * p), p, a->B == null ? 0f : 1f, new Span<float>(y, cout * p), p);
+            new ReadOnlySpan<float>(cols, (k - 1) * ld + p), ld, a->B == null ? 0f : 1f, new Span<float>(y, cout * p), p);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -195,18 +188,6 @@ public static unsafe class ConvolutionKernels
                 for (int i = 0; i < count; i++)
                     Im2Col.FoldImage(pd + (long)i * p, n, g, a->Dx + (long)(first + i) * g.C * g.H * g.W);
         }
-    }
-
-    // src, dst: (p)
-    /// <summary>dst[j] = src[j] + bias (the forward's epilogue).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddBias(float* src, float bias, float* dst, int p)
-    {
-        int j = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (var b = Vector512.Create(bias); j <= p - 16; j += 16) Vector512.Store(Vector512.Load(src + j) + b, dst + j);
-        for (var b = Vector256.Create(bias); j <= p - 8; j += 8) Vector256.Store(Vector256.Load(src + j) + b, dst + j);
-        for (; j < p; j++) dst[j] = src[j] + bias;
     }
 
     // src, dst: (p)

@@ -12,15 +12,15 @@ public class ConvolutionKernelTests
     public static TheoryData<int, int, int, int, int, int, int, int> Cases => new()
     {
         { 5, 1, 28, 28, 8, 3, 1, 1 },   // patch 9: several images per chunk, odd batch
-        { 3, 32, 14, 14, 16, 3, 1, 1 }, // one image per chunk (196 pixels < 256: chunked), short last chunk
+        { 3, 32, 14, 14, 16, 3, 1, 1 }, // patch 288: one image per chunk
         { 2, 16, 20, 20, 4, 3, 1, 1 },  // 400 pixels, patch 144: one image alone
         { 7, 3, 9, 7, 5, 3, 2, 0 },     // stride 2, no padding, odd sizes
-        { 4, 4, 5, 6, 3, 1, 1, 0 },     // 1x1 kernel
+        { 4, 4, 5, 6, 3, 1, 1, 0 },     // 1x1 kernel, patch 4: chunked
         { 9, 6, 11, 13, 7, 5, 2, 2 },   // 5x5, stride 2, padding 2
         { 1, 2, 4, 4, 3, 3, 1, 1 },     // batch 1
         { 40, 2, 6, 6, 3, 3, 1, 1 },    // many images per chunk
-        { 16, 16, 14, 14, 32, 3, 1, 1 }, // large enough to run on the workers: 4 chunks of 4 images
-        { 12, 8, 20, 20, 32, 3, 1, 1 },  // on the workers, one image per chunk
+        { 64, 3, 14, 14, 32, 3, 1, 1 }, // patch 27, on the workers: chunks of 20 images, a short last one
+        { 12, 8, 20, 20, 32, 3, 1, 1 },  // patch 72, on the workers, one image per chunk
     };
 
     [Theory, MemberData(nameof(Cases))]
