@@ -12,6 +12,8 @@ return args.FirstOrDefault() switch
     "compare" => Compare.Run(args[1..]),
     "rows" => RowRunner.Run(args[1..]),
     "stream" => StreamProbe.Run(args[1..]),
+    "profile" => ConvProfile.Run(args[1..]),
+    "eval" => EvalRows.Run(args[1..]),
     "normnet" => NormNet.Cli.Cli.Run(args[1..]),
     _ => RunBenchmarkDotNet(args),
 };

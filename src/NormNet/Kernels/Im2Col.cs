@@ -53,14 +53,14 @@ public static unsafe class Im2Col
     {
         var a = (Args*)state;
         var g = a->G;
-        UnfoldImage(a->X + (long)n * g.C * g.H * g.W, g, a->Cols + (long)n * g.PatchSize * g.OutPlane);
+        UnfoldImage(a->X + (long)n * g.C * g.H * g.W, g, a->Cols + (long)n * g.PatchSize * g.OutPlane, g.OutPlane);
     }
 
     private static void FoldChunk(void* state, int n)
     {
         var a = (Args*)state;
         var g = a->G;
-        FoldImage(a->Cols + (long)n * g.PatchSize * g.OutPlane, g, a->X + (long)n * g.C * g.H * g.W);
+        FoldImage(a->Cols + (long)n * g.PatchSize * g.OutPlane, g.OutPlane, g, a->X + (long)n * g.C * g.H * g.W);
     }
 
     /// <summary>The output columns [ox0, ox1) whose input column ox*s - p + j lies inside the image.</summary>
@@ -72,17 +72,17 @@ public static unsafe class Im2Col
         return (first, Math.Max(first, end));
     }
 
-    // x: (C, H, W) of one image -> cols: (C*kh*kw, OH*OW)
+    // x: (C, H, W) of one image -> cols: (C*kh*kw, OH*OW), rows ld apart (ld >= OH*OW: several images side by side)
     /// <summary>im2col of one image; stride-1 rows are contiguous copies with zeroed borders.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void UnfoldImage(float* x, ConvGeometry g, float* cols)
+    public static void UnfoldImage(float* x, ConvGeometry g, float* cols, long ld)
     {
-        int oh = g.OutH, ow = g.OutW, plane = oh * ow;
+        int oh = g.OutH, ow = g.OutW;
         for (int c = 0; c < g.C; c++)
             for (int i = 0; i < g.KH; i++)
                 for (int j = 0; j < g.KW; j++)
                 {
-                    float* row = cols + (long)((c * g.KH + i) * g.KW + j) * plane;
+                    float* row = cols + ((c * g.KH + i) * g.KW + j) * ld;
                     var (first, end) = ValidColumns(g, j);
                     for (int oy = 0; oy < oh; oy++)
                     {
@@ -104,18 +104,18 @@ public static unsafe class Im2Col
                 }
     }
 
-    // cols: (C*kh*kw, OH*OW) of one image -> dx: (C, H, W), overwritten
+    // cols: (C*kh*kw, OH*OW) of one image, rows ld apart -> dx: (C, H, W), overwritten
     /// <summary>col2im of one image: every column entry is added back to the pixel it was read from.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void FoldImage(float* cols, ConvGeometry g, float* dx)
+    public static void FoldImage(float* cols, long ld, ConvGeometry g, float* dx)
     {
-        int oh = g.OutH, ow = g.OutW, plane = oh * ow;
+        int oh = g.OutH, ow = g.OutW;
         new Span<float>(dx, g.C * g.H * g.W).Clear();
         for (int c = 0; c < g.C; c++)
             for (int i = 0; i < g.KH; i++)
                 for (int j = 0; j < g.KW; j++)
                 {
-                    float* row = cols + (long)((c * g.KH + i) * g.KW + j) * plane;
+                    float* row = cols + ((c * g.KH + i) * g.KW + j) * ld;
                     var (first, end) = ValidColumns(g, j);
                     if (first >= end) continue;
                     for (int oy = 0; oy < oh; oy++)

@@ -3,7 +3,7 @@ using NormNet.Kernels;
 namespace NormNet.Layers;
 
 /// <summary>2-D convolution over (N, C_in, H, W) input, as <c>torch.nn.Conv2d</c> (square kernel, equal stride
-/// and zero padding on both axes, no dilation or groups), computed as im2col plus one matrix product per image
+/// and zero padding on both axes, no dilation or groups), computed as im2col plus one matrix product per chunk of images
 /// (<see cref="ConvolutionKernels"/>).</summary>
 /// <remarks>Weights start Kaiming-uniform with fan-in C_in*k*k and the bias U(-1/sqrt(fan-in), 1/sqrt(fan-in)), PyTorch's defaults.</remarks>
 public sealed class Conv2d : Module
