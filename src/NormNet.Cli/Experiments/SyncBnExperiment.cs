@@ -24,7 +24,7 @@ internal sealed partial class SyncBnExperiment : Experiment
     public override void Run(ExperimentContext c)
     {
         string mpiexec = ChildTraining.FindMpiexec(Environment.GetEnvironmentVariable("PATH"), Name);
-        int steps = c.Protocol.StepsOr(c.Pick(2000, 600, 20)), batch = c.Protocol.BatchSizeOr(8, Name);
+        int steps = c.Protocol.StepsOr(c.Pick(1600, 400, 20)), batch = c.Protocol.BatchSizeOr(8, Name);
         double lr = c.Protocol.LrOr(0.05, Name);
         if (batch % Ranks != 0 || batch / Ranks < 2) throw new UsageException($"--batch-size: the {Name} experiment splits it over {Ranks} ranks; give an even size of at least 4, got {batch}.");
         // one evaluation, at the end: training 1 step and evaluating on the 10,000 Fashion-MNIST test images took 3.6 s on 2 cores
