@@ -11,8 +11,9 @@ internal static class ExperimentCommand
 {
     public static Command Create()
     {
-        string names = string.Join(", ", ExperimentRunner.All.Select(e => e.Name));
-        var name = new Argument<string>("name") { Description = $"One of: {names}, or all." };
+        string names = string.Join(", ", ExperimentRunner.Named.Select(e => e.Name));
+        string byName = string.Join(", ", ExperimentRunner.ByNameOnly.Select(e => e.Name));
+        var name = new Argument<string>("name") { Description = $"One of: {names}; or all (every one but {byName}, which needs MPICH's mpiexec)." };
         var quick = new Option<bool>("--quick") { Description = "A minute or so per experiment on 2 cores, 3 seeds (the default on the embedded subset)." };
         var full = new Option<bool>("--full") { Description = "The paper's settings, 5 seeds (the default on a full data set)." };
         var smoke = new Option<bool>("--smoke") { Description = "Seconds per experiment, one seed: checks the pipeline end to end; no verdict." };
@@ -26,7 +27,7 @@ internal static class ExperimentCommand
         var data = CommonOptions.Data();
         var threads = CommonOptions.Threads();
         var outDir = CommonOptions.Out("results.csv, plots, report.md and report.html (default runs/NAME-TIMESTAMP)");
-        var command = new Command("experiment", $"Reproduce a claim of the batch-normalization paper: {names}; or all of them with an index page.")
+        var command = new Command("experiment", $"Reproduce a claim of the batch-normalization paper: {names}; or all of them (but {byName}) with an index page.")
         {
             name, quick, full, smoke, seeds, steps, lr, batch, initStd, seed, data, threads, outDir, reuse,
         };

@@ -25,9 +25,9 @@ internal static class TrainCommand
         var momentum = new Option<double>("--momentum") { Description = "Momentum for the momentum and nesterov optimizers.", DefaultValueFactory = _ => 0.9 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay.", DefaultValueFactory = _ => 0 };
         var evalEvery = new Option<int?>("--eval-every") { Description = "Evaluate on the test set and save a checkpoint every N steps (default: 20 times per run)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint.safetensors written by normnet train (to --steps/--epochs in total); --lr, --momentum, --weight-decay and --eval-every may change, the network, data, batch size, seed and optimizer may not." };
+        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint.safetensors written by normnet train (to --steps/--epochs in total); --lr, --momentum, --weight-decay and --eval-every may change, the network, data, batch size, seed, optimizer and --sync-bn may not (they are kept)." };
         var allowOtherData = new Option<bool>("--allow-other-data") { Description = "With --resume: continue although the data's contents differ from those the checkpoint was trained on." };
-        var syncBn = new Option<bool>("--sync-bn") { Description = "Under mpiexec: batch norm statistics over the global batch (SyncBatchNorm) instead of each rank's shard." };
+        var syncBn = new Option<bool>("--sync-bn") { Description = "Under mpiexec: batch norm statistics over the global batch (SyncBatchNorm) instead of each rank's shard; stored in the checkpoint, so --resume keeps it." };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var outDir = CommonOptions.Out("checkpoint.safetensors, model.safetensors, log.csv and plots (default runs/train-ARCH-TIMESTAMP, or the checkpoint's folder with --resume)");
@@ -57,7 +57,7 @@ internal static class TrainCommand
                     throw new UsageException($"--resume continues {resumePath} with its own network and data; drop the network and data options.");
                 var saved = TrainSettings.FromMetadata(SafeTensors.Load(resumePath).Metadata, resumePath)
                     ?? throw new UsageException($"{resumePath} has no NormNet training settings: it cannot be resumed.");
-                settings = Resumed(saved, r, resumePath, changed, batch, seed, optimizer, lr, momentum, weightDecay);
+                settings = Resumed(saved, r, resumePath, changed, batch, seed, optimizer, syncBn, lr, momentum, weightDecay);
             }
             else
             {
@@ -66,12 +66,12 @@ internal static class TrainCommand
                 settings = new TrainSettings(net, data.Parse(r, r.GetValue(seed)),
                     CommonOptions.Positive(r.GetValue(batch) ?? (net.Arch == "mlp-sigmoid" ? 60 : 128), "--batch-size"),
                     r.GetValue(lr) ?? TrainSettings.DefaultLearningRate(net.Arch ?? "", opt), opt, r.GetValue(momentum), r.GetValue(weightDecay),
-                    r.GetValue(seed));
+                    r.GetValue(seed), r.GetValue(syncBn));
             }
             string dir = r.GetValue(outDir) ?? (resumePath is not null ? Path.GetDirectoryName(Path.GetFullPath(resumePath))!
                 : CommonOptions.DefaultOut($"train-{settings.Network.Arch ?? Path.GetFileNameWithoutExtension(settings.Network.ModelFile)}"));
             return Train(settings, dir, r.GetValue(steps), r.GetValue(epochs), r.GetValue(evalEvery), resumePath, changed,
-                r.GetValue(allowOtherData), comm, r.GetValue(syncBn));
+                r.GetValue(allowOtherData), comm);
         }
     }
 
@@ -86,10 +86,13 @@ internal static class TrainCommand
 
     /// <summary>The checkpoint's settings with the options that may change mid-run applied (learning rate, momentum,
     /// weight decay; the caller applies steps and the evaluation interval), and those that cannot (batch size, seed,
-    /// optimizer) refused when they differ.</summary>
+    /// optimizer, --sync-bn: kept when not given) refused when they differ.</summary>
     private static TrainSettings Resumed(TrainSettings saved, ParseResult r, string path, List<string> changed,
-        Option<int?> batch, Option<ulong> seed, Option<string?> optimizer, Option<double?> lr, Option<double> momentum, Option<double> weightDecay)
+        Option<int?> batch, Option<ulong> seed, Option<string?> optimizer, Option<bool> syncBn, Option<double?> lr, Option<double> momentum, Option<double> weightDecay)
     {
+        if (r.GetResult(syncBn) is { Implicit: false } && r.GetValue(syncBn) != saved.SyncBn)
+            throw new UsageException($"{path} was trained {(saved.SyncBn ? "with --sync-bn" : "without --sync-bn")}; a resumed run cannot change it " +
+                $"(got --sync-bn {(r.GetValue(syncBn) ? "true" : "false")}); drop --sync-bn to keep the checkpoint's.");
         void Fixed<T>(Option<T> option, T value, T savedValue)
         {
             if (r.GetResult(option) is { Implicit: false } && !EqualityComparer<T>.Default.Equals(value, savedValue))
@@ -116,8 +119,9 @@ internal static class TrainCommand
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
     private static int Train(TrainSettings settings, string dir, int? steps, int? epochs, int? evalEvery, string? resumePath, List<string> changed,
-        bool allowOtherData, ICommunicator comm, bool syncBn)
+        bool allowOtherData, ICommunicator comm)
     {
+        bool syncBn = settings.SyncBn;
         var progress = new Progress(quiet: comm.Rank != 0); // rank 0 alone prints and writes files
         var data = settings.Data.Load();
         progress.Info($"Data: {data.Description}");

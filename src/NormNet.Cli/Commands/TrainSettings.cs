@@ -9,9 +9,11 @@ namespace NormNet.Cli.Commands;
 
 /// <summary>Everything that defines a training run, stored in its checkpoints so that <c>--resume</c> and
 /// <c>normnet eval</c> rebuild exactly the same model, optimizer and data.</summary>
+/// <param name="SyncBn">Whether <c>--sync-bn</c> was asked for: under mpiexec, batch norm statistics over the global batch.
+/// A resumed run keeps it (it changes what the batch norm layers compute); checkpoints written before it was stored read as false.</param>
 internal sealed record TrainSettings(
     NetworkChoice Network, DataChoice Data, int BatchSize, double LearningRate, string Optimizer, double Momentum,
-    double WeightDecay, ulong Seed)
+    double WeightDecay, ulong Seed, bool SyncBn = false)
 {
     public const string MetadataKey = "normnet_train_settings";
     public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adam", "adamw"];
@@ -51,5 +53,5 @@ internal sealed record TrainSettings(
     }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{Network.Describe()}, batch {BatchSize}, {Optimizer} lr {LearningRate}, seed {Seed}");
+        $"{Network.Describe()}, batch {BatchSize}{(SyncBn ? " (SyncBN)" : "")}, {Optimizer} lr {LearningRate}, seed {Seed}");
 }

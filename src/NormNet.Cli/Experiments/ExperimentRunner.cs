@@ -19,13 +19,20 @@ internal static class ExperimentRunner
         new RegularizationExperiment(), new InferenceExperiment(), new LearningRateExperiment(), new SmallBatchExperiment(),
     ];
 
+    /// <summary>Experiments that need more than .NET (sync-bn starts its ranks with MPICH's mpiexec): run by name only,
+    /// never by <c>all</c>, so the main run needs nothing to be installed.</summary>
+    public static readonly Experiment[] ByNameOnly = [new SyncBnExperiment()];
+
+    /// <summary>Every experiment the command accepts by name.</summary>
+    public static IEnumerable<Experiment> Named => All.Concat(ByNameOnly);
+
     /// <summary>The experiment called <paramref name="name"/>, or whose old name it is (then <paramref name="renamed"/> is true).</summary>
     public static Experiment Find(string name, out bool renamed)
     {
-        var e = All.FirstOrDefault(e => e.Name == name);
+        var e = Named.FirstOrDefault(e => e.Name == name);
         renamed = e is null;
-        return e ?? All.FirstOrDefault(e => e.Aliases.Contains(name)) ?? throw new UsageException(
-            $"unknown experiment '{name}'; expected one of: {string.Join(", ", All.Select(e => e.Name))}, all.");
+        return e ?? Named.FirstOrDefault(e => e.Aliases.Contains(name)) ?? throw new UsageException(
+            $"unknown experiment '{name}'; expected one of: {string.Join(", ", Named.Select(e => e.Name))}, all (every one but {string.Join(", ", ByNameOnly.Select(e => e.Name))}).");
     }
 
     /// <summary>What one experiment produced: its verdict line and report body.</summary>

@@ -15,7 +15,7 @@ namespace NormNet.Distributed;
 public sealed class SyncBatchNorm : IBatchStatisticsSync
 {
     private readonly ICommunicator _comm;
-    private double[] _gathered = [];
+    private double[] _local = [], _gathered = []; // reused: a training step allocates nothing here
 
     /// <summary>Synchronizes over the ranks of <paramref name="comm"/>.</summary>
     public SyncBatchNorm(ICommunicator comm) => _comm = comm ?? throw new ArgumentNullException(nameof(comm));
@@ -43,12 +43,12 @@ public sealed class SyncBatchNorm : IBatchStatisticsSync
         if (m2.Length != c) throw new ArgumentException($"Expected {c} sums of squared deviations (one per mean), got {m2.Length}.", nameof(m2));
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         int row = 1 + 2 * c;
-        var local = new double[row];
-        local[0] = count; // exact below 2^53
-        mean.CopyTo(local.AsSpan(1, c));
-        m2.CopyTo(local.AsSpan(1 + c, c));
+        if (_local.Length != row) _local = new double[row];
+        _local[0] = count; // exact below 2^53
+        mean.CopyTo(_local.AsSpan(1, c));
+        m2.CopyTo(_local.AsSpan(1 + c, c));
         if (_gathered.Length != row * _comm.Size) _gathered = new double[row * _comm.Size];
-        _comm.AllGather<double>(local, _gathered);
+        _comm.AllGather<double>(_local, _gathered);
         double total = 0;
         for (int r = 0; r < _comm.Size; r++)
         {

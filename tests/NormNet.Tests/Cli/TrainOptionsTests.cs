@@ -52,6 +52,40 @@ public sealed class TrainOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Resume_KeepsTheCheckpointsSyncBn_AndRefusesAnotherValue_NamingBoth()
+    {
+        string synced = Path.Combine(_dir, "synced"), plain = Path.Combine(_dir, "plain");
+        Assert.Equal(0, CliTests.Run("train", "--arch", "mlp-sigmoid", "--steps", "4", "--sync-bn", "--out", synced).Code);
+        Assert.Equal(0, CliTests.Run("train", "--arch", "mlp-sigmoid", "--steps", "4", "--out", plain).Code);
+        string a = Path.Combine(synced, "checkpoint.safetensors"), b = Path.Combine(plain, "checkpoint.safetensors");
+        Assert.True(Settings(a).SyncBn);
+        Assert.False(Settings(b).SyncBn);
+        AssertUsage(CliTests.Run("train", "--resume", a, "--steps", "8", "--sync-bn", "false"),
+            "was trained with --sync-bn; a resumed run cannot change it (got --sync-bn false)");
+        AssertUsage(CliTests.Run("train", "--resume", b, "--steps", "8", "--sync-bn"),
+            "was trained without --sync-bn; a resumed run cannot change it (got --sync-bn true)");
+        // not given: the checkpoint's value; given alike: accepted
+        Assert.Equal(0, CliTests.Run("train", "--resume", a, "--steps", "8").Code);
+        Assert.True(Settings(a).SyncBn);
+        Assert.Equal(0, CliTests.Run("train", "--resume", b, "--steps", "8", "--sync-bn", "false").Code);
+    }
+
+    [Fact]
+    public void SettingsWrittenBeforeSyncBnWasStored_ReadAsWithoutIt()
+    {
+        string run = Path.Combine(_dir, "old");
+        Assert.Equal(0, CliTests.Run("train", "--arch", "mlp-sigmoid", "--steps", "2", "--sync-bn", "--out", run).Code);
+        var meta = NormNet.Serialization.SafeTensors.Load(Path.Combine(run, "checkpoint.safetensors")).Metadata.ToDictionary();
+        string json = meta[TrainSettings.MetadataKey];
+        Assert.Contains(",\"SyncBn\":true", json);
+        meta[TrainSettings.MetadataKey] = json.Replace(",\"SyncBn\":true", "", StringComparison.Ordinal);
+        Assert.False(TrainSettings.FromMetadata(meta, "old.safetensors")!.SyncBn);
+    }
+
+    private static TrainSettings Settings(string checkpoint) =>
+        TrainSettings.FromMetadata(NormNet.Serialization.SafeTensors.Load(checkpoint).Metadata, checkpoint)!;
+
+    [Fact]
     public void Resume_OnChangedData_IsRefusedUnlessAllowed()
     {
         string csv = Path.Combine(_dir, "t.csv"), run = Path.Combine(_dir, "csvrun");
