@@ -19,10 +19,10 @@ internal static class ConvProfile
         int batch = options.Int("--batch", 64);
         bool train = options.Get("--train") is not null;
         s_cpu = options.Get("--cpu") is not null;
-        var model = arch == "cnn" ? Architectures.Cnn(true, new Rng(0)) : Architectures.ResNet(true, new Rng(0));
+        var model = Architectures.Create(arch, true, new Rng(0));
         if (train) model.Train(); else model.Eval();
         model.RequiresInputGradient = false;
-        var x = BatchNormCase.Filled([batch, 1, 28, 28], 3);
+        var x = BatchNormCase.Filled([batch, .. Architectures.InputShapeOf(arch)], 3);
         var layers = Enumerable.Range(0, model.Count).Select(i => model[i]).ToArray();
         var inputs = new Tensor[layers.Length + 1];
         inputs[0] = x;

@@ -58,6 +58,10 @@ internal abstract class Experiment
     /// returns the one-line verdict for the index page (in smoke mode it opens with <see cref="Science.Verdict.SmokeLine"/>).</summary>
     public abstract string Report(ResultsTable results, string dir, ReportWriter report, ExperimentMode mode);
 
+    /// <summary>The first <paramref name="count"/> samples of <paramref name="set"/> (all of it when it holds no more), named for the data description.</summary>
+    protected static ImageSet First(ImageSet set, int count, string name) => count >= set.Count ? set
+        : set.Subset(Enumerable.Range(0, count).ToArray(), name);
+
     /// <summary>Other names the command accepts for this experiment (a rename keeps the old name working).</summary>
     public virtual IReadOnlyList<string> Aliases => [];
 }

@@ -35,7 +35,7 @@ internal sealed class RegularizationExperiment : Experiment
         int epochs = c.Protocol.StepsOr(c.Pick(20, 40, 1)), draws = c.Pick(400, 200, 20);
         int[] batches = c.Protocol.BatchSize ?? Batches;
         double baseLr = c.Protocol.LrOr(BaseLr, Name), initStd = c.Protocol.InitStdOr(InitStd, Name);
-        var trainSet = Subset(c.Data.Train, c.Pick(c.Data.Train.Count, 3_000, 1_000));
+        var trainSet = First(c.Data.Train, c.Pick(c.Data.Train.Count, 3_000, 1_000), "training subset");
         c.Setting("epochs", epochs);
         c.Setting("train_images", trainSet.Count);
         c.Setting("base_lr", baseLr);
@@ -97,9 +97,6 @@ internal sealed class RegularizationExperiment : Experiment
         }
         return new Sequential([.. layers]);
     }
-
-    private static ImageSet Subset(ImageSet set, int count) => count >= set.Count ? set
-        : set.Subset(Enumerable.Range(0, count).ToArray(), "training subset");
 
     /// <summary>The spread of mini-batch means and variances of the first BN layer's input around their population values.</summary>
     private static void MeasureNoise(ExperimentContext c, ImageSet trainSet, Sequential model, int draws)

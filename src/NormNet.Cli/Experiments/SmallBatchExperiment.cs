@@ -38,8 +38,8 @@ internal sealed class SmallBatchExperiment : Experiment
         int epochs = c.Protocol.StepsOr(c.Pick(3, 2, 1));
         double baseLr = c.Protocol.LrOr(BaseLr, Name);
         int[] batches = c.Protocol.BatchSize ?? Batches;
-        var train = Subset(c.Data.Train, c.Pick(8192, 1024, 256), "training subset");
-        var test = Subset(c.Data.Test, c.Pick(4000, 1000, 200), "test subset");
+        var train = First(c.Data.Train, c.Pick(8192, 1024, 256), "training subset");
+        var test = First(c.Data.Test, c.Pick(4000, 1000, 200), "test subset");
         c.Setting("epochs", epochs);
         c.Setting("train_images", train.Count);
         c.Setting("test_images", test.Count);
@@ -99,9 +99,6 @@ internal sealed class SmallBatchExperiment : Experiment
         var spec = NetworkFamilies.Cnn(Channels, Hidden, normalization);
         return spec.Build([.. train.SampleShape], train.ClassCount, new Rng(seed));
     }
-
-    private static ImageSet Subset(ImageSet set, int count, string name) => count >= set.Count ? set
-        : set.Subset(Enumerable.Range(0, count).ToArray(), name);
 
     public override string Report(ResultsTable r, string dir, ReportWriter w, ExperimentMode mode) => new SmallBatchReport(r, dir, w, mode).Write();
 }
