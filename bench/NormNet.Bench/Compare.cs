@@ -118,6 +118,9 @@ internal static class Compare
         return sorted[sorted.Count / 2];
     }
 
+    /// <summary>Runs this benchmark again in a fresh process with <paramref name="arguments"/> and returns its standard output.</summary>
+    internal static string RunSelfPublic(string arguments) => RunSelf(arguments);
+
     private static string RunSelf(string arguments)
     {
         var (file, args) = SelfInvocation(Environment.ProcessPath!, typeof(Compare).Assembly.Location, arguments);

@@ -6,6 +6,8 @@ using NormNet.Bench;
 // dotnet run -c Release --project bench/NormNet.Bench -- compare --mnist  (adds the whole mnist experiment against PyTorch's loop)
 // dotnet run -c Release --project bench/NormNet.Bench -- rows --threads 2 [--filter TEXT]
 //     NormNet's rows only, one JSON object per line (what compare runs).
+// dotnet run -c Release --project bench/NormNet.Bench -- inference [--threads 2,1] [--rounds 3] [--out FILE]
+//     eval-mode cnn, resnet and mlp-sigmoid at batch 1 and 64: NormNet, NormNet folded, ONNX Runtime, ONNX Runtime folded.
 // dotnet run -c Release --project bench/NormNet.Bench -- [BenchmarkDotNet arguments, e.g. --filter *BatchNorm*]
 return args.FirstOrDefault() switch
 {
@@ -14,6 +16,8 @@ return args.FirstOrDefault() switch
     "stream" => StreamProbe.Run(args[1..]),
     "profile" => ConvProfile.Run(args[1..]),
     "eval" => EvalRows.Run(args[1..]),
+    "inference" => InferenceCompare.Run(args[1..]),
+    "inference-rows" => InferenceRows.Run(args[1..]),
     "normnet" => NormNet.Cli.Cli.Run(args[1..]),
     _ => RunBenchmarkDotNet(args),
 };
