@@ -71,6 +71,13 @@ internal static class ConvProfile
         var (nf, of) = BestPair(() => ConvolutionKernels.Forward(x, w, db, g, m, col, y), () => ConvolutionPerImage.Forward(x, w, db, g, m, col, y));
         string s = string.Create(CultureInfo.InvariantCulture,
             $" | sgemm {m}x{cols}x{depth} {flops / gemm / 1e6:F1}; fwd {flops / nf / 1e6:F1} (per image {flops / of / 1e6:F1}) GFLOP/s");
+        if (DirectConvolution.Supports(g))
+        {
+            var bias = new float[m];
+            double direct = Best(() => DirectConvolution.Forward(x, w, bias, g, m, y));
+            double dxDirect = Best(() => DirectConvolution.InputGradient(y, w, g, m, dx));
+            s += string.Create(CultureInfo.InvariantCulture, $"; direct fwd {flops / direct / 1e6:F1}, dx {flops / dxDirect / 1e6:F1}");
+        }
         if (!train) return s;
         // backward reads cols as the forward laid it out: each timed call runs its own forward first, then subtracts it
         var (nb, ob) = BestPair(() => { ConvolutionKernels.Forward(x, w, db, g, m, col, y); ConvolutionKernels.Backward(y, col, w, g, m, dx, dw, db); },

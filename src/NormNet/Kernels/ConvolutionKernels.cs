@@ -82,14 +82,43 @@ public static unsafe class ConvolutionKernels
         {
             a.Dy = pdy; a.Cols = pc; a.W = pw; a.Dx = pdx; a.DwParts = pp; a.DbParts = pp + (long)groups * cout * k;
             Run(&a, groups, &BackwardGroup);
-            // merge the groups' partial sums in group order
-            for (int p = 0; p < groups; p++)
-            {
-                var part = new ReadOnlySpan<float>(a.DwParts + (long)p * cout * k, cout * k);
-                for (int i = 0; i < dw.Length; i++) dw[i] += part[i];
-                if (!db.IsEmpty)
-                    for (int o = 0; o < cout; o++) db[o] += a.DbParts[p * cout + o];
-            }
+            Merge(&a, groups, dw, db);
+        }
+    }
+
+    // dy: (N, Cout, OH, OW); x: (N, C, H, W); dw: (Cout, C*kh*kw), db: (Cout) or empty, accumulated
+    /// <summary>dW += sum over chunks of dy[chunk] im2col(x[chunk])^T; db += sum of dy: <see cref="Backward"/>'s weight gradient
+    /// with each chunk's columns unfolded here, into an L2-sized scratch, instead of kept from the forward (for a forward
+    /// that ran without them, <see cref="DirectConvolution"/>). The same chunks, groups and summation order.</summary>
+    public static void WeightGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ConvGeometry g, int cout, Span<float> dw, Span<float> db)
+    {
+        int k = g.PatchSize;
+        long xs = (long)g.N * g.C * g.H * g.W, ys = (long)g.N * cout * g.OutPlane;
+        if (x.Length != xs || dy.Length != ys || dw.Length != cout * k || (db.Length != 0 && db.Length != cout))
+            throw new ArgumentException($"Conv weight gradient {g} with {cout} outputs: sizes x {x.Length} (expected {xs}), dy {dy.Length} ({ys}), dW {dw.Length} ({cout * k}), db {db.Length} ({cout} or 0).");
+        if (g.N == 0) return;
+        var a = new Args { G = g, Cout = cout };
+        Plan(ref a);
+        int groups = (a.Chunks + a.ChunksPerGroup - 1) / a.ChunksPerGroup;
+        float[] parts = Scratch(ref t_parts, groups * (cout * k + cout));
+        fixed (float* pdy = dy, px = x, pp = parts)
+        {
+            a.Dy = pdy; a.X = px; a.DwParts = pp; a.DbParts = pp + (long)groups * cout * k;
+            Run(&a, groups, &BackwardGroup);
+            Merge(&a, groups, dw, db);
+        }
+    }
+
+    // the groups' partial sums -> dw, db (+=), in group order
+    private static void Merge(Args* a, int groups, Span<float> dw, Span<float> db)
+    {
+        int size = a->Cout * a->G.PatchSize;
+        for (int p = 0; p < groups; p++)
+        {
+            var part = new ReadOnlySpan<float>(a->DwParts + (long)p * size, size);
+            for (int i = 0; i < dw.Length; i++) dw[i] += part[i];
+            if (!db.IsEmpty)
+                for (int o = 0; o < a->Cout; o++) db[o] += a->DbParts[p * a->Cout + o];
         }
     }
 
@@ -169,6 +198,14 @@ public static unsafe class ConvolutionKernels
         {
             float* cols = ChunkOf(a, chunk, out int first, out int count);
             int n = count * p;
+            if (a->Cols == null)
+            {
+                // no columns from the forward: unfold this chunk's images now, while they are used
+                float[] own = Scratch(ref t_cols, k * n);
+                fixed (float* pc = own)
+                    for (int i = 0; i < count; i++) Im2Col.UnfoldImage(a->X + (long)(first + i) * g.C * g.H * g.W, g, pc + (long)i * p, n);
+                cols = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref own[0]);
+            }
             // dyc (Cout x cnt*P) = dy[first .. first+cnt] side by side; db += its row sums
             float[] dyBuffer = Scratch(ref t_out, cout * n);
             fixed (float* dyc = dyBuffer)
@@ -208,7 +245,7 @@ public static unsafe class ConvolutionKernels
         return s;
     }
 
-    [ThreadStatic] private static float[]? t_out, t_dcols, t_parts;
+    [ThreadStatic] private static float[]? t_out, t_dcols, t_parts, t_cols;
 
     private static float[] Scratch(ref float[]? buffer, int length)
     {

@@ -3,8 +3,9 @@ using NormNet.Kernels;
 namespace NormNet.Layers;
 
 /// <summary>2-D convolution over (N, C_in, H, W) input, as <c>torch.nn.Conv2d</c> (square kernel, equal stride
-/// and zero padding on both axes, no dilation or groups), computed as im2col plus one matrix product per chunk of images
-/// (<see cref="ConvolutionKernels"/>).</summary>
+/// and zero padding on both axes, no dilation or groups). Stride 1 with at least 32 patch rows runs as a direct convolution (<see cref="DirectConvolution"/>,
+/// forward and input gradient) with the weight gradient as im2col plus matrix products per chunk of images; other convolutions run
+/// entirely as im2col plus matrix products (<see cref="ConvolutionKernels"/>).</summary>
 /// <remarks>Weights start Kaiming-uniform with fan-in C_in*k*k and the bias U(-1/sqrt(fan-in), 1/sqrt(fan-in)), PyTorch's defaults.</remarks>
 public sealed class Conv2d : Module
 {
@@ -65,10 +66,14 @@ public sealed class Conv2d : Module
             throw new ArgumentException($"Conv2d({InChannels}, {OutChannels}) expected input (N, {InChannels}, H, W), got {input.ShapeString}.", nameof(input));
         var g = new ConvGeometry(input.Dim(0), InChannels, input.Dim(2), input.Dim(3), KernelSize, KernelSize, Stride, Padding);
         g.Validate("Conv2d");
-        EnsureScratch(ref _cols, (long)g.PatchSize * g.N * g.OutPlane);
         var output = Reuse(ref _output, [g.N, OutChannels, g.OutH, g.OutW]);
-        ConvolutionKernels.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, Bias is null ? default : Bias.Value.ReadOnlySpan, g, OutChannels,
-            _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), output.Span);
+        var bias = Bias is null ? default : Bias.Value.ReadOnlySpan;
+        if (DirectConvolution.Preferred(g)) DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, output.Span);
+        else
+        {
+            EnsureScratch(ref _cols, (long)g.PatchSize * g.N * g.OutPlane);
+            ConvolutionKernels.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), output.Span);
+        }
         _input = input;
         _geometry = g;
         return output;
@@ -80,6 +85,13 @@ public sealed class Conv2d : Module
         CheckGradient(gradOutput, _input is null ? null : _output);
         var g = _geometry;
         var gradInput = RequiresInputGradient ? Reuse(ref _gradInput, _input!.Dims) : null;
+        if (DirectConvolution.Preferred(g))
+        {
+            // the forward kept no columns: the weight gradient unfolds each chunk of x itself; the input gradient is a direct convolution of dy
+            ConvolutionKernels.WeightGradient(gradOutput.ReadOnlySpan, _input!.ReadOnlySpan, g, OutChannels, Weight.Grad.Span, Bias is null ? default : Bias.Grad.Span);
+            if (gradInput is not null) DirectConvolution.InputGradient(gradOutput.ReadOnlySpan, Weight.Value.ReadOnlySpan, g, OutChannels, gradInput.Span);
+            return gradInput ?? Zeros(ref _zeros, _input!.Dims);
+        }
         ConvolutionKernels.Backward(gradOutput.ReadOnlySpan, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), Weight.Value.ReadOnlySpan, g, OutChannels,
             gradInput is null ? default : gradInput.Span, Weight.Grad.Span, Bias is null ? default : Bias.Grad.Span);
         return gradInput ?? Zeros(ref _zeros, _input!.Dims);

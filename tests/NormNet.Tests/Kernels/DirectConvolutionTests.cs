@@ -1,0 +1,121 @@
+using NormNet.Kernels;
+using NormNet.Layers;
+using NormNet.Threading;
+using static NormNet.Tests.TestUtil;
+
+namespace NormNet.Tests.Kernels;
+
+/// <summary>The direct stride-1 convolution (forward and input gradient) and the weight gradient that unfolds its own
+/// columns, against the double reference at every vector width, on shapes whose padded-width outputs end in every kind of
+/// tail (full 4-vector tiles, one-vector tiles, a partial vector), output channels not a multiple of the 4-row tile,
+/// 1x1, 3x3 and 5x5 kernels with and without padding; and bit-identical results for 1 and 2 threads.</summary>
+public class DirectConvolutionTests
+{
+    public static TheoryData<int, int, int, int, int, int, int> Cases => new()
+    {
+        { 3, 32, 14, 14, 16, 3, 1 },  // the cnn's second convolution's shape, smaller batch
+        { 2, 5, 7, 9, 6, 3, 1 },      // Cout 6: a partial 4-row panel; odd sizes
+        { 2, 3, 8, 5, 4, 3, 0 },      // no padding
+        { 1, 4, 11, 13, 7, 5, 2 },    // 5x5, padding 2
+        { 2, 6, 5, 5, 3, 5, 4 },      // padding k - 1: the input gradient has padding 0
+        { 3, 8, 6, 6, 9, 1, 0 },      // 1x1
+        { 1, 2, 1, 1, 1, 3, 1 },      // a single pixel
+        { 24, 16, 20, 20, 8, 3, 1 },  // on the workers
+    };
+
+    public static IEnumerable<object[]> CasesAtEveryWidth() =>
+        from object[] w in KernelWidths.Supported() from object[] c in Cases select w.Concat(c).ToArray();
+
+    [Theory, MemberData(nameof(CasesAtEveryWidth))]
+    public void Direct_MatchesReference(Width width, int n, int c, int h, int w, int cout, int k, int padding)
+    {
+        var g = new ConvGeometry(n, c, h, w, k, k, 1, padding);
+        Assert.True(DirectConvolution.Supports(g));
+        var (x, wt, b, dy) = Inputs(g, cout);
+        var y = new float[n * cout * g.OutPlane];
+        var dx = new float[x.Length];
+        DirectConvolution.Forward(x, wt, b, g, cout, y, width.ToSimd());
+        DirectConvolution.InputGradient(dy, wt, g, cout, dx, width.ToSimd());
+        var ry = new double[y.Length];
+        LayerReference.Conv2dForward(ToDouble(x), ToDouble(wt), ToDouble(b), g, cout, ry);
+        var (rdx, rdw, rdb) = (new double[x.Length], new double[wt.Length], new double[cout]);
+        LayerReference.Conv2dBackward(ToDouble(dy), ToDouble(x), ToDouble(wt), g, cout, rdx, rdw, rdb);
+        AssertClose(ry, y, 1e-5, "y");
+        AssertClose(rdx, dx, 1e-5, "dx");
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void WeightGradientFromInput_MatchesReferenceAndTheKeptColumnsPath(int n, int c, int h, int w, int cout, int k, int padding)
+    {
+        var g = new ConvGeometry(n, c, h, w, k, k, 1, padding);
+        var (x, wt, b, dy) = Inputs(g, cout);
+        var (dw, db) = (new float[wt.Length], new float[cout]);
+        ConvolutionKernels.WeightGradient(dy, x, g, cout, dw, db);
+        var (rdx, rdw, rdb) = (new double[x.Length], new double[wt.Length], new double[cout]);
+        LayerReference.Conv2dBackward(ToDouble(dy), ToDouble(x), ToDouble(wt), g, cout, rdx, rdw, rdb);
+        AssertClose(rdw, dw, 1e-5, "dW");
+        AssertClose(rdb, db, 1e-5, "db");
+        // the same chunks and order as the backward that reads the forward's columns: the same bits
+        var cols = new float[g.N * g.PatchSize * g.OutPlane];
+        var (y, dw2, db2) = (new float[dy.Length], new float[wt.Length], new float[cout]);
+        ConvolutionKernels.Forward(x, wt, b, g, cout, cols, y);
+        ConvolutionKernels.Backward(dy, cols, wt, g, cout, default, dw2, db2);
+        Assert.Equal(dw2, dw);
+        Assert.Equal(db2, db);
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Direct_IsBitIdenticalAcrossThreadCounts(int n, int c, int h, int w, int cout, int k, int padding)
+    {
+        var g = new ConvGeometry(n, c, h, w, k, k, 1, padding);
+        var (x, wt, b, dy) = Inputs(g, cout);
+        float[] Run(int threads, bool gradient)
+        {
+            using var _ = ComputeSettings.Use(new ComputeSettings(threads));
+            var y = new float[gradient ? x.Length : dy.Length];
+            if (gradient) DirectConvolution.InputGradient(dy, wt, g, cout, y);
+            else DirectConvolution.Forward(x, wt, b, g, cout, y);
+            return y;
+        }
+        Assert.Equal(Run(1, false), Run(2, false));
+        Assert.Equal(Run(1, true), Run(2, true));
+    }
+
+    [Fact]
+    public void Layer_TakesTheDirectPathForWideStrideOneKernelsAndMatchesTheReference()
+    {
+        var g = new ConvGeometry(4, 32, 9, 9, 3, 3, 1, 1);
+        Assert.True(DirectConvolution.Preferred(g));
+        Assert.False(DirectConvolution.Preferred(g with { C = 1 }));
+        Assert.False(DirectConvolution.Supports(g with { Stride = 2 }));
+        var conv = new Conv2d(32, 10, 3, padding: 1, rng: new Rng(1));
+        var x = Tensor.FromArray(RandomNormal(g.N * 32 * 81, 5), 4, 32, 9, 9);
+        var y = conv.Forward(x);
+        var dy = RandomNormal(y.Length, 6);
+        var dx = conv.Backward(Tensor.FromArray(dy, y.Shape)).ReadOnlySpan.ToArray();
+        var ry = new double[y.Length];
+        var w = conv.Weight.Value.ReadOnlySpan.ToArray();
+        LayerReference.Conv2dForward(ToDouble(x.ReadOnlySpan.ToArray()), ToDouble(w), ToDouble(conv.Bias!.Value.ReadOnlySpan.ToArray()), g, 10, ry);
+        var (rdx, rdw, rdb) = (new double[x.Length], new double[w.Length], new double[10]);
+        LayerReference.Conv2dBackward(ToDouble(dy), ToDouble(x.ReadOnlySpan.ToArray()), ToDouble(w), g, 10, rdx, rdw, rdb);
+        AssertClose(ry, y.ReadOnlySpan.ToArray(), 1e-5, "y");
+        AssertClose(rdx, dx, 1e-5, "dx");
+        AssertClose(rdw, conv.Weight.Grad.ReadOnlySpan.ToArray(), 1e-5, "dW");
+        AssertClose(rdb, conv.Bias.Grad.ReadOnlySpan.ToArray(), 1e-5, "db");
+    }
+
+    [Fact]
+    public void UnsupportedGeometryOrWrongSizes_Throw()
+    {
+        var g = new ConvGeometry(1, 2, 5, 5, 3, 3, 2, 1);
+        var ex = Assert.Throws<ArgumentException>(() => DirectConvolution.Forward(new float[50], new float[36], default, g, 2, new float[18]));
+        Assert.Contains("stride 1", ex.Message);
+        var ok = g with { Stride = 1 };
+        ex = Assert.Throws<ArgumentException>(() => DirectConvolution.Forward(new float[49], new float[36], default, ok, 2, new float[50]));
+        Assert.Contains("x 49 (expected 50)", ex.Message);
+    }
+
+    private static (float[] X, float[] W, float[] B, float[] Dy) Inputs(ConvGeometry g, int cout) =>
+        (RandomNormal(g.N * g.C * g.H * g.W, 1), RandomNormal(cout * g.PatchSize, 2, 0, 0.3), RandomNormal(cout, 3),
+            RandomNormal(g.N * cout * g.OutPlane, 4));
+}
