@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The measurements of issue #14 in one run, printed as markdown (BENCHMARKS.md, "Convolutions, second round"):
+#   1. eval-mode inference of cnn, resnet and mlp-sigmoid at batch 1 and 64, 2 and 1 threads: NormNet, NormNet with BN
+#      folded, ONNX Runtime on NormNet's exported graph, unfolded and folded (the `inference` command);
+#   2. per-layer times and each convolution's GFLOP/s beside the SGEMM's on the same product (the `profile` command);
+#   3. the training steps against PyTorch (`compare --filter step`; needs Debian python3-torch, a benchmark-only peer);
+#   4. the wall time of the paper's Figure 1 run, `normnet experiment fig1 --full --seeds 1` (2 x 50,000 MLP steps,
+#      evaluation every 500 steps on the full test set; needs Debian dataset-fashion-mnist or the MNIST files it names).
+# Usage: bench/conv-report.sh [OUT.md]   Run it on a quiet machine: every figure is wall time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-/dev/stdout}
+dotnet build -c Release bench/NormNet.Bench -v q -nologo >/dev/null
+bench=(dotnet bench/NormNet.Bench/bin/Release/net10.0/NormNet.Bench.dll)
+{
+  echo "### Inference against ONNX Runtime"
+  echo
+  "${bench[@]}" inference --threads 2,1 --rounds 3
+  echo "### Per layer, eval (ms) and convolution GFLOP/s"
+  echo
+  echo '```'
+  for arch in cnn resnet; do
+    for batch in 64 1; do "${bench[@]}" profile --arch "$arch" --batch "$batch" --threads 2; done
+  done
+  "${bench[@]}" profile --arch cnn --batch 128 --threads 2 --train 1
+  echo '```'
+  echo
+  echo "### Training steps against PyTorch"
+  echo
+  "${bench[@]}" compare --threads 2,1 --rounds 3 --filter step
+  echo "### Figure 1 run"
+  echo
+  dir=$(mktemp -d)
+  "${bench[@]}" normnet experiment fig1 --full --seeds 1 --out "$dir" --threads 2 >/dev/null
+  echo '```'
+  cat "$dir/timing.csv"
+  echo '```'
+  rm -rf "$dir"
+} > "$out"
