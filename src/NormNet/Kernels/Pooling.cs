@@ -5,7 +5,7 @@ namespace NormNet.Kernels;
 /// <summary>Max and average pooling over (N, C, H, W), forward and backward side by side; parallel over image planes.</summary>
 /// <remarks>Padding counts as -infinity for max pooling and as zeros included in the divisor for average pooling
 /// (PyTorch's defaults: count_include_pad = true, ceil_mode = false).</remarks>
-public static unsafe class Pooling
+public static unsafe partial class Pooling
 {
     private struct Args
     {
@@ -13,31 +13,42 @@ public static unsafe class Pooling
         public int* Index;
         public ConvGeometry G;
         public int PlanesPerChunk;
+        public bool ScalarOnly;
     }
 
-    // x: (N, C, H, W) -> y: (N, C, OH, OW); argmax: (N, C, OH, OW) index into the plane, -1 for an all-padding window
-    /// <summary>y = max over each window (NaN propagates); argmax records where each came from.</summary>
-    public static void MaxForward(ReadOnlySpan<float> x, ConvGeometry g, Span<float> y, Span<int> argmax)
+    // x: (N, C, H, W) -> y: (N, C, OH, OW); argmax: (N, C, OH, OW) index into the plane, -1 for an all-padding window, or empty
+    /// <summary>y = max over each window (NaN propagates: the first NaN of the window in row-major order wins; of equal
+    /// values the first); argmax records where each came from, unless it is empty (inference, which needs no gradient).</summary>
+    public static void MaxForward(ReadOnlySpan<float> x, ConvGeometry g, Span<float> y, Span<int> argmax) => MaxForward(x, g, y, argmax, false);
+
+    /// <summary><see cref="MaxForward(ReadOnlySpan{float}, ConvGeometry, Span{float}, Span{int})"/>, optionally without
+    /// vector instructions (the tests compare both paths).</summary>
+    internal static void MaxForward(ReadOnlySpan<float> x, ConvGeometry g, Span<float> y, Span<int> argmax, bool scalarOnly)
     {
         Check(x.Length, y.Length, g);
-        if (argmax.Length != y.Length) throw new ArgumentException($"MaxPool: argmax has {argmax.Length} elements, expected {y.Length}.");
+        if (argmax.Length != y.Length && argmax.Length != 0)
+            throw new ArgumentException($"MaxPool: argmax has {argmax.Length} elements, expected {y.Length} (or 0 for none).");
         fixed (float* px = x, py = y)
         fixed (int* pi = argmax)
         {
-            var a = new Args { X = px, Y = py, Index = pi, G = g };
+            var a = new Args { X = px, Y = py, Index = argmax.IsEmpty ? null : pi, G = g, ScalarOnly = scalarOnly };
             Parallelism.For(Chunks(ref a), &a, &MaxForwardPlanes);
         }
     }
 
     // dy: (N, C, OH, OW), argmax -> dx: (N, C, H, W), overwritten
     /// <summary>dx[argmax] += dy; zero elsewhere.</summary>
-    public static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ConvGeometry g, Span<float> dx)
+    public static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ConvGeometry g, Span<float> dx) => MaxBackward(dy, argmax, g, dx, false);
+
+    /// <summary><see cref="MaxBackward(ReadOnlySpan{float}, ReadOnlySpan{int}, ConvGeometry, Span{float})"/>, optionally without vector instructions.</summary>
+    internal static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argmax, ConvGeometry g, Span<float> dx, bool scalarOnly)
     {
         Check(dx.Length, dy.Length, g);
+        if (argmax.Length != dy.Length) throw new ArgumentException($"MaxPool backward: argmax has {argmax.Length} elements, expected {dy.Length}.");
         fixed (float* pdx = dx, pdy = dy)
         fixed (int* pi = argmax)
         {
-            var a = new Args { X = pdx, Y = pdy, Index = pi, G = g };
+            var a = new Args { X = pdx, Y = pdy, Index = pi, G = g, ScalarOnly = scalarOnly };
             Parallelism.For(Chunks(ref a), &a, &MaxBackwardPlanes);
         }
     }
@@ -101,7 +112,7 @@ public static unsafe class Pooling
         for (long p = first; p < end; p++)
         {
             float* x = a->X + p * g.H * g.W, y = a->Y + p * g.OutPlane;
-            int* idx = a->Index + p * g.OutPlane;
+            int* idx = a->Index == null ? null : a->Index + p * g.OutPlane;
             for (int oy = 0; oy < g.OutH; oy++)
                 for (int ox = 0; ox < g.OutW; ox++)
                 {
@@ -126,41 +137,8 @@ public static unsafe class Pooling
                     }
                 found:
                     y[oy * g.OutW + ox] = best;
-                    idx[oy * g.OutW + ox] = at;
+                    if (idx != null) idx[oy * g.OutW + ox] = at;
                 }
-        }
-    }
-
-    /// <summary>The common 2x2, stride-2 window without padding: four loads, no bounds checks.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void MaxForward2x2(Args* a, long first, long end)
-    {
-        var g = a->G;
-        for (long p = first; p < end; p++)
-        {
-            float* x = a->X + p * g.H * g.W, y = a->Y + p * g.OutPlane;
-            int* idx = a->Index + p * g.OutPlane;
-            for (int oy = 0; oy < g.OutH; oy++)
-            {
-                int r0 = 2 * oy * g.W, r1 = r0 + g.W;
-                float* top = x + r0, bottom = x + r1;
-                float* yo = y + oy * g.OutW;
-                int* io = idx + oy * g.OutW;
-                for (int ox = 0; ox < g.OutW; ox++)
-                {
-                    // max of the window in row-major order, the first of equal values winning: branch-free, since
-                    // which of four random values is largest is unpredictable; NaN (rare) takes the general path
-                    int c = 2 * ox;
-                    float t0 = top[c], t1 = top[c + 1], b0 = bottom[c], b1 = bottom[c + 1];
-                    float m = MathF.Max(MathF.Max(t0, t1), MathF.Max(b0, b1));
-                    int notT0 = t0 == m ? 0 : 1, notT1 = t1 == m ? 0 : 1, notB0 = b0 == m ? 0 : 1;
-                    int code = notT0 * (1 + notT1 * (1 + notB0)); // 0..3: t0, t1, b0, b1
-                    int at = (code >> 1) * g.W + (code & 1) + r0 + c;
-                    if (float.IsNaN(m)) at = float.IsNaN(t0) ? r0 + c : float.IsNaN(t1) ? r0 + c + 1 : float.IsNaN(b0) ? r1 + c : r1 + c + 1;
-                    yo[ox] = m;
-                    io[ox] = at;
-                }
-            }
         }
     }
 
@@ -169,6 +147,11 @@ public static unsafe class Pooling
         var a = (Args*)state;
         var g = a->G;
         var (first, end) = PlaneRange(a, chunk);
+        if (g is { KH: 2, KW: 2, Stride: 2, Padding: 0 })
+        {
+            MaxBackward2x2(a, first, end);
+            return;
+        }
         for (long p = first; p < end; p++)
         {
             float* dx = a->X + p * g.H * g.W, dy = a->Y + p * g.OutPlane;

@@ -45,17 +45,20 @@ public abstract class Pool2d : Module
 }
 
 /// <summary>Max pooling, as <c>torch.nn.MaxPool2d</c> (ceil_mode false, dilation 1).</summary>
+/// <remarks>In training mode the forward records where each maximum came from; in eval mode it does not (inference needs
+/// no gradient), and a backward after an eval-mode forward finds the positions again from the kept input.</remarks>
 public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 0) : Pool2d(kernelSize, stride, padding)
 {
     private int[] _argmax = [];
+    private bool _argmaxRecorded;
 
     /// <inheritdoc />
     public override Tensor Forward(Tensor input)
     {
         var g = Prepare(input);
         var output = Reuse(ref Output, [g.N, g.C, g.OutH, g.OutW]);
-        if (_argmax.Length != output.Length) _argmax = new int[output.Length];
-        Pooling.MaxForward(input.ReadOnlySpan, g, output.Span, _argmax);
+        _argmaxRecorded = Training;
+        Pooling.MaxForward(input.ReadOnlySpan, g, output.Span, Training ? Argmax(output.Length) : default);
         return output;
     }
 
@@ -63,9 +66,21 @@ public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 
     public override Tensor Backward(Tensor gradOutput)
     {
         CheckGradient(gradOutput, Input is null ? null : Output);
+        if (!_argmaxRecorded)
+        {
+            // the same input gives the same maxima: y is rewritten with its own bits while the positions are recorded
+            Pooling.MaxForward(Input!.ReadOnlySpan, Geometry, Output!.Span, Argmax(Output.Length));
+            _argmaxRecorded = true;
+        }
         var gradInput = Reuse(ref GradInput, Input!.Dims);
-        Pooling.MaxBackward(gradOutput.ReadOnlySpan, _argmax, Geometry, gradInput.Span);
+        Pooling.MaxBackward(gradOutput.ReadOnlySpan, _argmax.AsSpan(0, Output!.Length), Geometry, gradInput.Span);
         return gradInput;
+    }
+
+    private Span<int> Argmax(int length)
+    {
+        if (_argmax.Length != length) _argmax = new int[length];
+        return _argmax;
     }
 }
 

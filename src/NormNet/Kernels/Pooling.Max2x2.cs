@@ -1,0 +1,192 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace NormNet.Kernels;
+
+public static unsafe partial class Pooling
+{
+    /// <summary>Whether the 2x2 windows run four at a time: a two-source even/odd shuffle is needed (x86 shufps, Arm64 uzp).</summary>
+    private static bool Vector2x2 => Sse.IsSupported || AdvSimd.Arm64.IsSupported;
+
+    // x rows 2*oy and 2*oy+1 of each plane -> y[oy, ox] = the max of x[2oy..2oy+1, 2ox..2ox+1], argmax (or none)
+    /// <summary>The common 2x2, stride-2 window without padding: row by row, four windows per step in 128-bit vectors
+    /// (a last step overlapping the one before covers the tail), each window exactly as <see cref="Window2x2"/> decides it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxForward2x2(Args* a, long first, long end)
+    {
+        var g = a->G;
+        bool vector = !a->ScalarOnly && Vector2x2 && g.OutW >= 4;
+        for (long p = first; p < end; p++)
+        {
+            float* x = a->X + p * g.H * g.W, y = a->Y + p * g.OutPlane;
+            int* idx = a->Index == null ? null : a->Index + p * g.OutPlane;
+            for (int oy = 0; oy < g.OutH; oy++)
+            {
+                int r0 = 2 * oy * g.W;
+                float* yo = y + oy * g.OutW;
+                int* io = idx == null ? null : idx + oy * g.OutW;
+                if (!vector)
+                {
+                    for (int ox = 0; ox < g.OutW; ox++) Window2x2(x, r0, g.W, ox, yo, io);
+                    continue;
+                }
+                for (int ox = 0, last = g.OutW - 4; ; ox = Math.Min(ox + 4, last))
+                {
+                    Four2x2(x, r0, g.W, ox, yo, io);
+                    if (ox == last) break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Windows ox .. ox + 3 of output row r0 / (2W): the four corners deinterleaved into t0 (top left), t1, b0, b1
+    /// (bottom right), then a strict-greater chain in that order, so that of equal values the first wins; a window
+    /// holding NaN (seen as a non-finite sum, which also catches +inf with -inf) goes to <see cref="Window2x2"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Four2x2(float* x, int r0, int w, int ox, float* yo, int* io)
+    {
+        float* top = x + r0 + 2 * ox, bottom = top + w;
+        Deinterleave(Vector128.Load(top), Vector128.Load(top + 4), out var t0, out var t1);
+        Deinterleave(Vector128.Load(bottom), Vector128.Load(bottom + 4), out var b0, out var b1);
+        var sum = (t0 + t1) + (b0 + b1);
+        if (!Vector128.EqualsAll(sum, sum))
+        {
+            for (int i = 0; i < 4; i++) Window2x2(x, r0, w, ox + i, yo, io);
+            return;
+        }
+        // best = t0; then t1, b0, b1 replace it only when strictly greater: y = max, the first of equals
+        var g1 = Vector128.GreaterThan(t1, t0);
+        var best = Vector128.ConditionalSelect(g1, t1, t0);
+        var g2 = Vector128.GreaterThan(b0, best);
+        best = Vector128.ConditionalSelect(g2, b0, best);
+        var g3 = Vector128.GreaterThan(b1, best);
+        best = Vector128.ConditionalSelect(g3, b1, best);
+        best.Store(yo + ox);
+        if (io == null) return;
+        // argmax = r0 + 2 * (ox + i) + offset, offset 0, 1, W, W + 1 for t0, t1, b0, b1
+        var offset = Vector128.ConditionalSelect(g1.AsInt32(), Vector128<int>.One, Vector128<int>.Zero);
+        offset = Vector128.ConditionalSelect(g2.AsInt32(), Vector128.Create(w), offset);
+        offset = Vector128.ConditionalSelect(g3.AsInt32(), Vector128.Create(w + 1), offset);
+        (Vector128.Create(r0 + 2 * ox) + Vector128.Create(0, 2, 4, 6) + offset).Store(io + ox);
+    }
+
+    // (a0 a1 a2 a3), (b0 b1 b2 b3) -> even (a0 a2 b0 b2), odd (a1 a3 b1 b3)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Deinterleave(Vector128<float> a, Vector128<float> b, out Vector128<float> even, out Vector128<float> odd)
+    {
+        if (Sse.IsSupported)
+        {
+            even = Sse.Shuffle(a, b, 0b10_00_10_00);
+            odd = Sse.Shuffle(a, b, 0b11_01_11_01);
+        }
+        else
+        {
+            even = AdvSimd.Arm64.UnzipEven(a, b);
+            odd = AdvSimd.Arm64.UnzipOdd(a, b);
+        }
+    }
+
+    /// <summary>One window, row-major (top left, top right, bottom left, bottom right): the first NaN wins, else the
+    /// first of the largest values (y is that element itself, so -0 before +0 stays -0, as PyTorch's loop gives).</summary>
+    private static void Window2x2(float* x, int r0, int w, int ox, float* yo, int* io)
+    {
+        int at = r0 + 2 * ox;
+        float best = x[at];
+        if (!float.IsNaN(best))
+        {
+            int start = at;
+            for (int k = 1; k < 4; k++)
+            {
+                int i = start + (k >> 1) * w + (k & 1);
+                float v = x[i];
+                if (v > best || float.IsNaN(v))
+                {
+                    best = v;
+                    at = i;
+                    if (float.IsNaN(v)) break;
+                }
+            }
+        }
+        yo[ox] = best;
+        if (io != null) io[ox] = at;
+    }
+
+    // dy: (N, C, OH, OW), argmax -> dx: (N, C, H, W), overwritten
+    /// <summary>The backward of <see cref="MaxForward2x2"/>: the windows do not overlap, so every dx element is written once,
+    /// dy at the window's argmax and 0 at its other three places (+0: dy + 0, the bits of the clear-and-add path), four
+    /// windows per vector step; a row or column no window covers (odd H or W) is zeroed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxBackward2x2(Args* a, long first, long end)
+    {
+        var g = a->G;
+        bool vector = !a->ScalarOnly && Vector2x2 && g.OutW >= 4;
+        for (long p = first; p < end; p++)
+        {
+            float* dx = a->X + p * g.H * g.W, dy = a->Y + p * g.OutPlane;
+            int* idx = a->Index + p * g.OutPlane;
+            for (int oy = 0; oy < g.OutH; oy++)
+            {
+                int r0 = 2 * oy * g.W, o = oy * g.OutW;
+                if (!vector)
+                    for (int ox = 0; ox < g.OutW; ox++) Window2x2Backward(dx, r0, g.W, ox, dy[o + ox], idx[o + ox]);
+                else
+                    for (int ox = 0, last = g.OutW - 4; ; ox = Math.Min(ox + 4, last))
+                    {
+                        Four2x2Backward(dx, r0, g.W, ox, dy + o, idx + o);
+                        if (ox == last) break;
+                    }
+                if ((g.W & 1) != 0) dx[r0 + g.W - 1] = dx[r0 + 2 * g.W - 1] = 0;
+            }
+            if ((g.H & 1) != 0) new Span<float>(dx + (g.H - 1) * g.W, g.W).Clear();
+        }
+    }
+
+    /// <summary>Windows ox .. ox + 3: offset = argmax - (top left) is 0, 1, W or W + 1; each corner takes dy where it is
+    /// the argmax, and the corners are interleaved back into the two rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Four2x2Backward(float* dx, int r0, int w, int ox, float* dy, int* idx)
+    {
+        var g = Vector128.Load(dy + ox) + Vector128<float>.Zero;
+        var offset = Vector128.Load(idx + ox) - (Vector128.Create(r0 + 2 * ox) + Vector128.Create(0, 2, 4, 6));
+        var isT0 = Vector128.Equals(offset, Vector128<int>.Zero);
+        var isT1 = Vector128.Equals(offset, Vector128<int>.One);
+        var isB0 = Vector128.Equals(offset, Vector128.Create(w));
+        var isB1 = Vector128.Equals(offset, Vector128.Create(w + 1));
+        if (!Vector128.EqualsAll(isT0 | isT1 | isB0 | isB1, Vector128<int>.AllBitsSet))
+            for (int i = 0; i < 4; i++) Window2x2Backward(dx, r0, w, ox + i, dy[ox + i], idx[ox + i]); // throws, naming it
+        var zero = Vector128<float>.Zero;
+        Interleave(Vector128.ConditionalSelect(isT0.AsSingle(), g, zero), Vector128.ConditionalSelect(isT1.AsSingle(), g, zero), dx + r0 + 2 * ox);
+        Interleave(Vector128.ConditionalSelect(isB0.AsSingle(), g, zero), Vector128.ConditionalSelect(isB1.AsSingle(), g, zero), dx + r0 + w + 2 * ox);
+    }
+
+    // even (e0 e1 e2 e3), odd (o0 o1 o2 o3) -> p[0..8) = e0 o0 e1 o1 e2 o2 e3 o3
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleave(Vector128<float> even, Vector128<float> odd, float* p)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.UnpackLow(even, odd).Store(p);
+            Sse.UnpackHigh(even, odd).Store(p + 4);
+        }
+        else
+        {
+            AdvSimd.Arm64.ZipLow(even, odd).Store(p);
+            AdvSimd.Arm64.ZipHigh(even, odd).Store(p + 4);
+        }
+    }
+
+    /// <summary>One window's backward: dy at its argmax, +0 at the other three; an argmax outside the window is an error.</summary>
+    private static void Window2x2Backward(float* dx, int r0, int w, int ox, float dy, int at)
+    {
+        int tl = r0 + 2 * ox;
+        int offset = at - tl;
+        if (offset != 0 && offset != 1 && offset != w && offset != w + 1)
+            throw new ArgumentException($"MaxPool backward: argmax {at} is outside its 2x2 window at plane index {tl} (row width {w}); pass the argmax of MaxForward with the same geometry.");
+        dx[tl] = offset == 0 ? dy + 0f : 0f;
+        dx[tl + 1] = offset == 1 ? dy + 0f : 0f;
+        dx[tl + w] = offset == w ? dy + 0f : 0f;
+        dx[tl + w + 1] = offset == w + 1 ? dy + 0f : 0f;
+    }
+}
