@@ -201,10 +201,9 @@ public static unsafe class ConvolutionKernels
             if (a->Cols == null)
             {
                 // no columns from the forward: unfold this chunk's images now, while they are used
-                float[] own = Scratch(ref t_cols, k * n);
-                fixed (float* pc = own)
-                    for (int i = 0; i < count; i++) Im2Col.UnfoldImage(a->X + (long)(first + i) * g.C * g.H * g.W, g, pc + (long)i * p, n);
-                cols = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref own[0]);
+                // the scratch is on the pinned heap, so its address stays valid after this block
+                cols = (float*)Unsafe.AsPointer(ref Scratch(ref t_cols, k * n)[0]);
+                for (int i = 0; i < count; i++) Im2Col.UnfoldImage(a->X + (long)(first + i) * g.C * g.H * g.W, g, cols + (long)i * p, n);
             }
             // dyc (Cout x cnt*P) = dy[first .. first+cnt] side by side; db += its row sums
             float[] dyBuffer = Scratch(ref t_out, cout * n);

@@ -11,34 +11,60 @@ public static unsafe partial class Pooling
     private static bool Vector2x2 => Sse.IsSupported || AdvSimd.Arm64.IsSupported;
 
     // x rows 2*oy and 2*oy+1 of each plane -> y[oy, ox] = the max of x[2oy..2oy+1, 2ox..2ox+1], argmax (or none)
-    /// <summary>The common 2x2, stride-2 window without padding: row by row, four windows per step in 128-bit vectors
-    /// (a last step overlapping the one before covers the tail), each window exactly as <see cref="Window2x2"/> decides it.</summary>
+    /// <summary>The common 2x2, stride-2 window without padding, each window exactly as <see cref="Window2x2"/> decides it.</summary>
+    private static void MaxForward2x2(Args* a, long first, long end) => ForEachWindow2x2(a, first, end, new MaxWindows());
+
+    /// <summary>Visits every window (plane, oy, ox) of planes first .. end - 1 row by row: four windows per step in
+    /// 128-bit vectors (a last step overlapping the one before covers the tail), or one at a time where vectors do not run.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxForward2x2(Args* a, long first, long end)
+    private static void ForEachWindow2x2<TOp>(Args* a, long first, long end, TOp op) where TOp : struct, IWindows2x2
     {
         var g = a->G;
         bool vector = !a->ScalarOnly && Vector2x2 && g.OutW >= 4;
         for (long p = first; p < end; p++)
-        {
-            float* x = a->X + p * g.H * g.W, y = a->Y + p * g.OutPlane;
-            int* idx = a->Index == null ? null : a->Index + p * g.OutPlane;
             for (int oy = 0; oy < g.OutH; oy++)
             {
-                int r0 = 2 * oy * g.W;
-                float* yo = y + oy * g.OutW;
-                int* io = idx == null ? null : idx + oy * g.OutW;
+                var row = new Row2x2(a, p, oy);
                 if (!vector)
-                {
-                    for (int ox = 0; ox < g.OutW; ox++) Window2x2(x, r0, g.W, ox, yo, io);
-                    continue;
-                }
-                for (int ox = 0, last = g.OutW - 4; ; ox = Math.Min(ox + 4, last))
-                {
-                    Four2x2(x, r0, g.W, ox, yo, io);
-                    if (ox == last) break;
-                }
+                    for (int ox = 0; ox < g.OutW; ox++) op.One(row, ox);
+                else
+                    for (int ox = 0, last = g.OutW - 4; ; ox = Math.Min(ox + 4, last))
+                    {
+                        op.Four(row, ox);
+                        if (ox == last) break;
+                    }
             }
-        }
+    }
+
+    /// <summary>One output row of one plane: X at the plane's input (or dx), R0 = 2 oy W its top input row, Y and Index at
+    /// the output row (or dy's; Index null when no argmax is kept).</summary>
+    private readonly struct Row2x2(Args* a, long p, int oy)
+    {
+        public readonly float* X = a->X + p * a->G.H * a->G.W;
+        public readonly int R0 = 2 * oy * a->G.W, W = a->G.W;
+        public readonly float* Y = a->Y + p * a->G.OutPlane + oy * a->G.OutW;
+        public readonly int* Index = a->Index == null ? null : a->Index + p * a->G.OutPlane + oy * a->G.OutW;
+    }
+
+    private interface IWindows2x2
+    {
+        /// <summary>Windows ox .. ox + 3 of the row.</summary>
+        void Four(in Row2x2 row, int ox);
+
+        /// <summary>Window ox of the row.</summary>
+        void One(in Row2x2 row, int ox);
+    }
+
+    private readonly struct MaxWindows : IWindows2x2
+    {
+        public void Four(in Row2x2 r, int ox) => Four2x2(r.X, r.R0, r.W, ox, r.Y, r.Index);
+        public void One(in Row2x2 r, int ox) => Window2x2(r.X, r.R0, r.W, ox, r.Y, r.Index);
+    }
+
+    private readonly struct MaxGradientWindows : IWindows2x2
+    {
+        public void Four(in Row2x2 r, int ox) => Four2x2Backward(r.X, r.R0, r.W, ox, r.Y, r.Index);
+        public void One(in Row2x2 r, int ox) => Window2x2Backward(r.X, r.R0, r.W, ox, r.Y[ox], r.Index[ox]);
     }
 
     /// <summary>Windows ox .. ox + 3 of output row r0 / (2W): the four corners deinterleaved into t0 (top left), t1, b0, b1
@@ -117,28 +143,16 @@ public static unsafe partial class Pooling
     /// <summary>The backward of <see cref="MaxForward2x2"/>: the windows do not overlap, so every dx element is written once,
     /// dy at the window's argmax and 0 at its other three places (+0: dy + 0, the bits of the clear-and-add path), four
     /// windows per vector step; a row or column no window covers (odd H or W) is zeroed.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxBackward2x2(Args* a, long first, long end)
     {
+        ForEachWindow2x2(a, first, end, new MaxGradientWindows());
         var g = a->G;
-        bool vector = !a->ScalarOnly && Vector2x2 && g.OutW >= 4;
+        if (((g.W | g.H) & 1) == 0) return;
         for (long p = first; p < end; p++)
         {
-            float* dx = a->X + p * g.H * g.W, dy = a->Y + p * g.OutPlane;
-            int* idx = a->Index + p * g.OutPlane;
-            for (int oy = 0; oy < g.OutH; oy++)
-            {
-                int r0 = 2 * oy * g.W, o = oy * g.OutW;
-                if (!vector)
-                    for (int ox = 0; ox < g.OutW; ox++) Window2x2Backward(dx, r0, g.W, ox, dy[o + ox], idx[o + ox]);
-                else
-                    for (int ox = 0, last = g.OutW - 4; ; ox = Math.Min(ox + 4, last))
-                    {
-                        Four2x2Backward(dx, r0, g.W, ox, dy + o, idx + o);
-                        if (ox == last) break;
-                    }
-                if ((g.W & 1) != 0) dx[r0 + g.W - 1] = dx[r0 + 2 * g.W - 1] = 0;
-            }
+            float* dx = a->X + p * g.H * g.W;
+            if ((g.W & 1) != 0)
+                for (int i = 0; i < 2 * g.OutH; i++) dx[i * g.W + g.W - 1] = 0;
             if ((g.H & 1) != 0) new Span<float>(dx + (g.H - 1) * g.W, g.W).Clear();
         }
     }
