@@ -34,28 +34,28 @@ internal sealed class CovariateShiftExperiment : Experiment
         c.Setting("unit", Unit);
         var probeSet = new DataLoader(c.Data.Test, Math.Min(ProbeImages, c.Data.Test.Count), shuffle: false);
         var probeBatch = probeSet.Next().Inputs.Clone();
-        double total = 2.0 * steps * c.Seeds.Count * settings.Length;
-        c.Progress.Run($"covariate-shift: baseline and BN nets x {settings.Length} settings x {c.Seeds.Count} seeds", total, advance =>
+        var runs = (from setting in settings
+                    from seed in c.Seeds
+                    from bn in new[] { false, true }
+                    select new ConcurrentRun(steps, (results, advance) =>
+                        TrainOne(c, results, bn, setting.Std, setting.Lr, batch, steps, every, seed, probeBatch.Clone(), advance))).ToList();
+        ConcurrentRuns.Execute(c.Progress, c.Results, $"covariate-shift: baseline and BN nets x {settings.Length} settings x {c.Seeds.Count} seeds", runs);
+    }
+
+    private static void TrainOne(ExperimentContext c, ResultsTable results, bool bn, double initStd, double lr, int batch, int steps, int every,
+        ulong seed, Tensor probeBatch, Action<double> advance)
+    {
+        string series = $"{(bn ? "bn" : "baseline")}_{Fig1Experiment.Cell(initStd, lr)}";
+        var (model, probes) = Probe.BeforeSigmoids(PaperMlp.Build(bn, seed, initStd));
+        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, batch, seed));
+        var history = new List<(int Step, double[][] Mean, double[][] Std)>();
+        for (int step = 0; step <= steps; step += every)
         {
-            double done = 0;
-            foreach (var (initStd, lr) in settings)
-            foreach (ulong seed in c.Seeds)
-                foreach (bool bn in new[] { false, true })
-                {
-                    string series = $"{(bn ? "bn" : "baseline")}_{Fig1Experiment.Cell(initStd, lr)}";
-                    var (model, probes) = Probe.BeforeSigmoids(PaperMlp.Build(bn, seed, initStd));
-                    var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, batch, seed));
-                    var history = new List<(int Step, double[][] Mean, double[][] Std)>();
-                    for (int step = 0; step <= steps; step += every)
-                    {
-                        if (step > 0) trainer.Run(step);
-                        history.Add(Record(c.Results, series, seed, step, model, probes, probeBatch));
-                        advance(done + step);
-                    }
-                    Summarize(c.Results, series, seed, history);
-                    done += steps;
-                }
-        });
+            if (step > 0) trainer.Run(step);
+            history.Add(Record(results, series, seed, step, model, probes, probeBatch));
+            advance(step);
+        }
+        Summarize(results, series, seed, history);
     }
 
     /// <summary>The (initial std, learning rate) settings: the fig1 headline cell, then the opposite corner of its grid (the

@@ -36,28 +36,22 @@ internal sealed class Fig1Experiment : Experiment
         c.Setting("eval_every", every);
         c.Setting("init_stds", stds);
         c.Setting("learning_rates", rates);
-        var test = new DataLoader(c.Data.Test, 1000, shuffle: false);
         var cells = stds.SelectMany(s => rates.Select(lr => (Std: s, Lr: lr))).ToArray();
-        double runs = 2.0 * cells.Length * c.Seeds.Count;
-        c.Progress.Run($"fig1: {cells.Length} cells x 2 nets x {c.Seeds.Count} seeds", runs * steps, advance =>
-        {
-            double done = 0;
-            foreach (var (std, lr) in cells)
-                foreach (ulong seed in c.Seeds)
-                    foreach (bool bn in new[] { false, true })
-                    {
-                        TrainOne(c, test, $"{(bn ? "bn" : "baseline")}_{Cell(std, lr)}", bn, std, lr, batch, steps, every, seed, s => advance(done + s));
-                        done += steps;
-                    }
-        });
+        var runs = (from cell in cells
+                    from seed in c.Seeds
+                    from bn in new[] { false, true }
+                    select new ConcurrentRun(steps, (results, advance) =>
+                        TrainOne(c, results, $"{(bn ? "bn" : "baseline")}_{Cell(cell.Std, cell.Lr)}", bn, cell.Std, cell.Lr, batch, steps, every, seed, advance))).ToList();
+        ConcurrentRuns.Execute(c.Progress, c.Results, $"fig1: {cells.Length} cells x 2 nets x {c.Seeds.Count} seeds", runs);
         foreach (var (std, lr) in cells)
             foreach (ulong seed in c.Seeds)
                 Summarize(c.Results, Cell(std, lr), seed);
     }
 
-    private static void TrainOne(ExperimentContext c, DataLoader test, string series, bool bn, double std, double lr, int batch, int steps, int every, ulong seed, Action<double> advance)
+    private static void TrainOne(ExperimentContext c, ResultsTable results, string series, bool bn, double std, double lr, int batch, int steps, int every, ulong seed, Action<double> advance)
     {
         var model = PaperMlp.Build(bn, seed, std);
+        var test = new DataLoader(c.Data.Test, 1000, shuffle: false);
         var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, batch, seed));
         double lossSum = 0;
         trainer.StepCompleted = r =>
@@ -67,8 +61,8 @@ internal sealed class Fig1Experiment : Experiment
         };
         trainer.Evaluated = r =>
         {
-            c.Results.Add("curve", series, r.Step, "test_accuracy", r.Accuracy, seed);
-            c.Results.Add("curve", series, r.Step, "train_loss", lossSum / every, seed);
+            results.Add("curve", series, r.Step, "test_accuracy", r.Accuracy, seed);
+            results.Add("curve", series, r.Step, "train_loss", lossSum / every, seed);
             lossSum = 0;
         };
         try
@@ -77,7 +71,7 @@ internal sealed class Fig1Experiment : Experiment
         }
         catch (TrainingDivergedException e)
         {
-            c.Results.Add("summary", series, null, "diverged_at_step", e.Step, seed);
+            results.Add("summary", series, null, "diverged_at_step", e.Step, seed);
         }
     }
 

@@ -31,21 +31,14 @@ internal sealed class InferenceExperiment : Experiment
         c.Setting("batch_size", batch);
         c.Setting("learning_rate", lr);
         c.Setting("init_std", initStd);
-        c.Progress.Run($"inference: training the BN net x {c.Seeds.Count} seeds", (double)steps * c.Seeds.Count, advance =>
-        {
-            int k = 0;
-            foreach (ulong seed in c.Seeds)
-            {
-                var setting = new Setting(steps, batch, lr, initStd, seed);
-                RunSeed(c, setting, s => advance((double)k * steps + s));
-                k++;
-            }
-        });
+        var runs = c.Seeds.Select(seed => new ConcurrentRun(steps, (results, advance) =>
+            RunSeed(c, results, new Setting(steps, batch, lr, initStd, seed), advance))).ToList();
+        ConcurrentRuns.Execute(c.Progress, c.Results, $"inference: training the BN net x {c.Seeds.Count} seeds", runs);
     }
 
     private sealed record Setting(int Steps, int Batch, double Lr, double InitStd, ulong Seed);
 
-    private static void RunSeed(ExperimentContext c, Setting s, Action<double> advance)
+    private static void RunSeed(ExperimentContext c, ResultsTable results, Setting s, Action<double> advance)
     {
         ulong seed = s.Seed;
         var model = PaperMlp.Build(true, seed, s.InitStd);
@@ -53,7 +46,7 @@ internal sealed class InferenceExperiment : Experiment
         trainer.StepCompleted = r => { if (r.Step % 100 == 0) advance(r.Step); };
         trainer.Run(s.Steps);
         var test = new DataLoader(c.Data.Test, 1000, shuffle: false);
-        c.Results.Add("accuracy", "running_average", null, "test_accuracy", Trainer.Evaluate(model, test).Accuracy, seed);
+        results.Add("accuracy", "running_average", null, "test_accuracy", Trainer.Evaluate(model, test).Accuracy, seed);
         var trained = ModelState.ToEntries(model);
 
         // (b) population statistics over one epoch of training batches with the final weights
@@ -61,8 +54,8 @@ internal sealed class InferenceExperiment : Experiment
         Load(population, trained);
         var epoch = new DataLoader(c.Data.Train, s.Batch, seed + 1, dropLast: true);
         BatchNormStatistics.Recompute(population, epoch, epoch.BatchesPerEpoch);
-        if (seed == c.Seeds[0]) c.Setting("population_batches", epoch.BatchesPerEpoch);
-        c.Results.Add("accuracy", "population", null, "test_accuracy", Trainer.Evaluate(population, test).Accuracy, seed);
+        if (seed == c.Seeds[0]) results.Add("settings", "run", null, "population_batches", epoch.BatchesPerEpoch);
+        results.Add("accuracy", "population", null, "test_accuracy", Trainer.Evaluate(population, test).Accuracy, seed);
         var layers = model.NamedModules().Where(m => m.Module is BatchNormBase).Select(m => (BatchNormBase)m.Module).ToList();
         var popLayers = population.NamedModules().Where(m => m.Module is BatchNormBase).Select(m => (BatchNormBase)m.Module).ToList();
         for (int l = 0; l < layers.Count; l++)
@@ -77,19 +70,19 @@ internal sealed class InferenceExperiment : Experiment
                 dm += Math.Abs(rm[j] - pm[j]) / Math.Sqrt(pv[j]);
                 dv += Math.Abs(rv[j] - pv[j]) / pv[j];
             }
-            c.Results.Add("statistics", "running_vs_population", l + 1, "mean_diff_in_std", dm / rm.Length, seed);
-            c.Results.Add("statistics", "running_vs_population", l + 1, "variance_rel_diff", dv / rm.Length, seed);
+            results.Add("statistics", "running_vs_population", l + 1, "mean_diff_in_std", dm / rm.Length, seed);
+            results.Add("statistics", "running_vs_population", l + 1, "variance_rel_diff", dv / rm.Length, seed);
         }
 
         // (c) batch statistics of each test batch: the prediction depends on the batch
         foreach (int size in BatchSizes)
         {
             double accuracy = BatchStatisticsAccuracy(trained, s.InitStd, seed, c.Data.Test, size, out bool refused);
-            if (refused) c.Results.Add("accuracy", $"batch_stats_{size}", size, "refused", 1, seed);
-            else c.Results.Add("accuracy", $"batch_stats_{size}", size, "test_accuracy", accuracy, seed);
+            if (refused) results.Add("accuracy", $"batch_stats_{size}", size, "refused", 1, seed);
+            else results.Add("accuracy", $"batch_stats_{size}", size, "test_accuracy", accuracy, seed);
         }
         var sorted = SortedByLabel(c.Data.Test);
-        c.Results.Add("accuracy", "batch_stats_100_one_class", 100, "test_accuracy", BatchStatisticsAccuracy(trained, s.InitStd, seed, sorted, 100, out _), seed);
+        results.Add("accuracy", "batch_stats_100_one_class", 100, "test_accuracy", BatchStatisticsAccuracy(trained, s.InitStd, seed, sorted, 100, out _), seed);
     }
 
     private static void Load(Module model, List<SafeTensorsEntry> entries) =>

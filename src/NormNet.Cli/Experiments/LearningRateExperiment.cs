@@ -31,40 +31,37 @@ internal sealed class LearningRateExperiment : Experiment
         c.Setting("batch_size", batch);
         c.Setting("threshold", TrainsAbove);
         c.Setting("learning_rates", rates);
-        var test = new DataLoader(c.Data.Test, 1000, shuffle: false);
-        double total = (double)Nets.Length * rates.Length * c.Seeds.Count * steps;
-        c.Progress.Run($"learning-rate: 4 nets x {rates.Length} learning rates x {c.Seeds.Count} seeds", total, advance =>
-        {
-            double done = 0;
-            foreach (ulong seed in c.Seeds)
-                foreach (var (series, bn, activation) in Nets)
-                    foreach (double lr in rates)
-                    {
-                        var model = Architectures.Mlp(bn, new Rng(seed), relu: activation == "relu");
-                        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, batch, seed));
-                        trainer.StepCompleted = r => { if (r.Step % 100 == 0) advance(done + r.Step); };
-                        try
-                        {
-                            trainer.Run(steps);
-                            var result = Trainer.Evaluate(model, test);
-                            // outputs that are NaN or infinite score 0%: the run has diverged, though its loss stayed finite
-                            if (result.OutputsFinite) c.Results.Add("sweep", series, lr, "test_accuracy", result.Accuracy, seed);
-                            else c.Results.Add("sweep", series, lr, "diverged_at_step", steps, seed);
-                        }
-                        catch (TrainingDivergedException e)
-                        {
-                            c.Results.Add("sweep", series, lr, "diverged_at_step", e.Step, seed);
-                        }
-                        done += steps;
-                        advance(done);
-                    }
-        });
+        var runs = (from seed in c.Seeds
+                    from net in Nets
+                    from lr in rates
+                    select new ConcurrentRun(steps, (results, advance) => TrainOne(c, results, net, lr, steps, batch, seed, advance))).ToList();
+        ConcurrentRuns.Execute(c.Progress, c.Results, $"learning-rate: 4 nets x {rates.Length} learning rates x {c.Seeds.Count} seeds", runs);
         foreach (ulong seed in c.Seeds)
             foreach (var (series, _, _) in Nets)
             {
                 var trained = rates.Where(lr => c.Results.TryGet("sweep", series, "test_accuracy", out double a, lr, seed) && a >= TrainsAbove).ToList();
                 c.Results.Add("summary", series, null, "largest_lr_that_trains", trained.Count > 0 ? trained.Max() : double.NaN, seed);
             }
+    }
+
+    private static void TrainOne(ExperimentContext c, ResultsTable results, (string Series, bool BatchNorm, string Activation) net, double lr,
+        int steps, int batch, ulong seed, Action<double> advance)
+    {
+        var model = Architectures.Mlp(net.BatchNorm, new Rng(seed), relu: net.Activation == "relu");
+        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), new DataLoader(c.Data.Train, batch, seed));
+        trainer.StepCompleted = r => { if (r.Step % 100 == 0) advance(r.Step); };
+        try
+        {
+            trainer.Run(steps);
+            var result = Trainer.Evaluate(model, new DataLoader(c.Data.Test, 1000, shuffle: false));
+            // outputs that are NaN or infinite score 0%: the run has diverged, though its loss stayed finite
+            if (result.OutputsFinite) results.Add("sweep", net.Series, lr, "test_accuracy", result.Accuracy, seed);
+            else results.Add("sweep", net.Series, lr, "diverged_at_step", steps, seed);
+        }
+        catch (TrainingDivergedException e)
+        {
+            results.Add("sweep", net.Series, lr, "diverged_at_step", e.Step, seed);
+        }
     }
 
     public override string Report(ResultsTable r, string dir, ReportWriter w, ExperimentMode mode)

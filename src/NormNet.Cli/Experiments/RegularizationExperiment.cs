@@ -44,43 +44,44 @@ internal sealed class RegularizationExperiment : Experiment
         c.Setting("dropout_p", DropoutP);
         c.Setting("draws", draws);
         c.Setting("batch_sizes", batches.Select(b => (double)b).ToArray());
-        var trainEval = new DataLoader(trainSet, 1000, shuffle: false);
-        var testEval = new DataLoader(c.Data.Test, 1000, shuffle: false);
-        double work = c.Seeds.Count * Nets.Length * (double)epochs * trainSet.Count * batches.Length;
+        var cases = (from seed in c.Seeds from batch in batches from net in Nets select (Seed: seed, Batch: batch, Net: net)).ToArray();
+        var models = new Sequential[cases.Length];
+        var runs = cases.Select((r, i) => new ConcurrentRun((double)epochs * trainSet.Count, (results, advance) =>
+            models[i] = TrainOne(c, results, trainSet, r.Net, r.Batch, baseLr, initStd, epochs, r.Seed, advance))).ToList();
+        ConcurrentRuns.Execute(c.Progress, c.Results, $"regularization: {batches.Length} batch sizes x 3 nets x {c.Seeds.Count} seeds", runs);
+        // the noise is measured on the first seed's BN net trained at batch 32 (or at the first batch size, without 32)
         Sequential? noiseModel = null;
-        c.Progress.Run($"regularization: {batches.Length} batch sizes x 3 nets x {c.Seeds.Count} seeds", work, advance =>
-        {
-            double done = 0;
-            foreach (ulong seed in c.Seeds)
-                foreach (int batch in batches)
-                    foreach (string net in Nets)
-                    {
-                        var model = Build(net, seed, initStd);
-                        var loader = new DataLoader(trainSet, batch, seed, dropLast: true);
-                        // square-root scaling keeps the noise of an SGD step about the same at every batch size; linear scaling
-                        // (lr 8 at batch 512) made the no-BN control stall at ~20% train accuracy in a trial run
-                        double lr = baseLr * Math.Sqrt(batch / BaseBatch);
-                        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), loader);
-                        trainer.StepCompleted = r => { if (r.Step % 100 == 0) advance(done + (double)r.Step * batch); };
-                        try
-                        {
-                            trainer.Run((long)epochs * loader.BatchesPerEpoch);
-                            double train = Trainer.Evaluate(model, trainEval).Accuracy, test = Trainer.Evaluate(model, testEval).Accuracy;
-                            c.Results.Add("training", net, batch, "train_accuracy", train, seed);
-                            c.Results.Add("training", net, batch, "test_accuracy", test, seed);
-                            c.Results.Add("training", net, batch, "gap", train - test, seed);
-                        }
-                        catch (TrainingDivergedException)
-                        {
-                            c.Results.Add("training", net, batch, "diverged", 1, seed);
-                        }
-                        c.Results.Add("training", net, batch, "learning_rate", lr, seed);
-                        if (net == "bn" && seed == c.Seeds[0] && (noiseModel is null || batch == 32)) noiseModel = model;
-                        done += (double)epochs * trainSet.Count;
-                        advance(done);
-                    }
-        });
+        for (int i = 0; i < cases.Length; i++)
+            if (cases[i].Net == "bn" && cases[i].Seed == c.Seeds[0] && (noiseModel is null || cases[i].Batch == 32)) noiseModel = models[i];
         MeasureNoise(c, trainSet, noiseModel!, draws);
+    }
+
+    /// <summary>Trains one net and records its train and test accuracy and their gap (or that it diverged); returns the net.</summary>
+    private static Sequential TrainOne(ExperimentContext c, ResultsTable results, ImageSet trainSet, string net, int batch, double baseLr, double initStd,
+        int epochs, ulong seed, Action<double> advance)
+    {
+        var model = Build(net, seed, initStd);
+        var loader = new DataLoader(trainSet, batch, seed, dropLast: true);
+        // square-root scaling keeps the noise of an SGD step about the same at every batch size; linear scaling
+        // (lr 8 at batch 512) made the no-BN control stall at ~20% train accuracy in a trial run
+        double lr = baseLr * Math.Sqrt(batch / BaseBatch);
+        var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr), loader);
+        trainer.StepCompleted = r => { if (r.Step % 100 == 0) advance((double)r.Step * batch); };
+        try
+        {
+            trainer.Run((long)epochs * loader.BatchesPerEpoch);
+            double train = Trainer.Evaluate(model, new DataLoader(trainSet, 1000, shuffle: false)).Accuracy;
+            double test = Trainer.Evaluate(model, new DataLoader(c.Data.Test, 1000, shuffle: false)).Accuracy;
+            results.Add("training", net, batch, "train_accuracy", train, seed);
+            results.Add("training", net, batch, "test_accuracy", test, seed);
+            results.Add("training", net, batch, "gap", train - test, seed);
+        }
+        catch (TrainingDivergedException)
+        {
+            results.Add("training", net, batch, "diverged", 1, seed);
+        }
+        results.Add("training", net, batch, "learning_rate", lr, seed);
+        return model;
     }
 
     /// <summary>The paper's network: without BN, with BN, or without BN and with dropout after each hidden sigmoid.</summary>

@@ -52,42 +52,33 @@ internal sealed class SmallBatchExperiment : Experiment
         c.Setting("groups", Groups);
         c.Setting("virtual_batch", VirtualBatch);
         c.Setting("batch_sizes", batches.Select(b => (double)b).ToArray());
-        var testLoader = new DataLoader(test, 500, shuffle: false, layout: InputLayout.Image);
-        double total = (double)c.Seeds.Count * Norms.Length * batches.Length * epochs * train.Count;
-        c.Progress.Run($"small-batch: {Norms.Length} normalizations x {batches.Length} batch sizes x {c.Seeds.Count} seeds", total, advance =>
-        {
-            double done = 0;
-            foreach (ulong seed in c.Seeds)
-                foreach (int batch in batches)
-                    foreach (string norm in Norms)
-                    {
-                        double lr = baseLr * batch / BaseBatch;
-                        TrainOne(c, train, testLoader, norm, batch, lr, epochs, seed, images => advance(done + images));
-                        done += (double)epochs * train.Count;
-                        advance(done);
-                    }
-        });
+        var runs = (from seed in c.Seeds
+                    from batch in batches
+                    from norm in Norms
+                    select new ConcurrentRun((double)epochs * train.Count, (results, advance) =>
+                        TrainOne(results, train, test, norm, batch, baseLr * batch / BaseBatch, epochs, seed, advance))).ToList();
+        ConcurrentRuns.Execute(c.Progress, c.Results, $"small-batch: {Norms.Length} normalizations x {batches.Length} batch sizes x {c.Seeds.Count} seeds", runs);
     }
 
     /// <summary>Trains one network and records its test accuracy, or that it diverged.</summary>
-    private static void TrainOne(ExperimentContext c, ImageSet train, DataLoader test, string norm, int batch, double lr, int epochs, ulong seed, Action<double> advance)
+    private static void TrainOne(ResultsTable results, ImageSet train, ImageSet test, string norm, int batch, double lr, int epochs, ulong seed, Action<double> advance)
     {
         var model = Build(norm, batch, train, seed);
         var loader = new DataLoader(train, batch, seed, dropLast: true, layout: InputLayout.Image);
         var trainer = new Trainer(model, new Sgd(model.NamedParameters(), lr, Momentum), loader);
         trainer.StepCompleted = r => { if (r.Step % 50 == 0) advance((double)r.Step * batch); };
-        c.Results.Add("training", norm, batch, "learning_rate", lr, seed);
+        results.Add("training", norm, batch, "learning_rate", lr, seed);
         try
         {
             trainer.Run((long)epochs * loader.BatchesPerEpoch);
-            var result = Trainer.Evaluate(model, test);
+            var result = Trainer.Evaluate(model, new DataLoader(test, 500, shuffle: false, layout: InputLayout.Image));
             // outputs that are NaN or infinite: the run diverged though its loss stayed finite
-            if (result.OutputsFinite) c.Results.Add("training", norm, batch, "test_accuracy", result.Accuracy, seed);
-            else c.Results.Add("training", norm, batch, "diverged", 1, seed);
+            if (result.OutputsFinite) results.Add("training", norm, batch, "test_accuracy", result.Accuracy, seed);
+            else results.Add("training", norm, batch, "diverged", 1, seed);
         }
         catch (TrainingDivergedException)
         {
-            c.Results.Add("training", norm, batch, "diverged", 1, seed);
+            results.Add("training", norm, batch, "diverged", 1, seed);
         }
     }
 

@@ -27,6 +27,9 @@ internal sealed class ResultsTable
         _rows.Add(new ResultRow(section, series, x, metric, value, seed));
     }
 
+    /// <summary>Appends every row of <paramref name="other"/>, in its order.</summary>
+    public void Append(ResultsTable other) => _rows.AddRange(other._rows);
+
     private IEnumerable<ResultRow> Match(string section, string series, string metric, ulong? seed) =>
         _rows.Where(r => r.Section == section && r.Series == series && r.Metric == metric && r.Seed == seed);
 

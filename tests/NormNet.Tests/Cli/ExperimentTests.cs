@@ -42,12 +42,17 @@ public sealed class ExperimentTests : IDisposable
         Assert.True(File.Exists(Path.Combine(dir, "timing.csv")));
     }
 
-    [Fact]
-    public void SameSeed_GivesTheSameResultsCsv()
+    /// <summary>Two threads run two trainings at once, one runs them in turn: the same file either way.</summary>
+    [Theory]
+    [InlineData("fig1", 1), InlineData("learning-rate", 1), InlineData("covariate-shift", 1), InlineData("small-batch", 1),
+     InlineData("regularization", 1), InlineData("inference", 2)]
+    public void SameSeed_GivesTheSameResultsCsv_OnOneThreadOrTwo(string name, int seeds)
     {
-        string a = Path.Combine(_dir, "a"), b = Path.Combine(_dir, "b");
-        Assert.Equal(0, CliTests.Run("experiment", "fig1", "--smoke", "--out", a, "--seed", "9").Code);
-        Assert.Equal(0, CliTests.Run("experiment", "fig1", "--smoke", "--out", b, "--seed", "9", "--threads", "1").Code);
+        string a = Path.Combine(_dir, name + "-a"), b = Path.Combine(_dir, name + "-b"), n = seeds.ToString();
+        var two = CliTests.Run("experiment", name, "--smoke", "--out", a, "--seed", "9", "--seeds", n, "--threads", "2");
+        Assert.True(two.Code == 0, two.Error);
+        var one = CliTests.Run("experiment", name, "--smoke", "--out", b, "--seed", "9", "--seeds", n, "--threads", "1");
+        Assert.True(one.Code == 0, one.Error);
         Assert.Equal(File.ReadAllText(Path.Combine(a, "results.csv")), File.ReadAllText(Path.Combine(b, "results.csv")));
     }
 
