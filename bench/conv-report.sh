@@ -4,8 +4,9 @@
 #      folded, ONNX Runtime on NormNet's exported graph, unfolded and folded (the `inference` command);
 #   2. per-layer times and each convolution's GFLOP/s beside the SGEMM's on the same product (the `profile` command);
 #   3. the training steps against PyTorch (`compare --filter step`; needs Debian python3-torch, a benchmark-only peer);
-#   4. the wall time of the paper's Figure 1 run, `normnet experiment fig1 --full --seeds 1` (2 x 50,000 MLP steps,
-#      evaluation every 500 steps on the full test set; needs Debian dataset-fashion-mnist or the MNIST files it names).
+#   4. the wall time of the paper's Figure 1 run: its headline cell (2 x 50,000 MLP steps, evaluation every 500 steps on
+#      the full test set) and the whole grid of 4 cells (8 trainings), on 2 threads (two trainings at once) and on 1 (in
+#      turn); needs Debian dataset-fashion-mnist or the MNIST files it names.
 # Usage: bench/conv-report.sh [OUT.md]   Run it on a quiet machine: every figure is wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,10 +31,15 @@ bench=(dotnet bench/NormNet.Bench/bin/Release/net10.0/NormNet.Bench.dll)
   "${bench[@]}" compare --threads 2,1 --rounds 3 --filter step
   echo "### Figure 1 run"
   echo
-  dir=$(mktemp -d)
-  "${bench[@]}" normnet experiment fig1 --full --seeds 1 --out "$dir" --threads 2 >/dev/null
-  echo '```'
-  cat "$dir/timing.csv"
-  echo '```'
-  rm -rf "$dir"
+  echo '| run | threads | wall s | peak RSS MB |'
+  echo '|---|---:|---:|---:|'
+  for run in "headline cell:--init-std 0.05 --lr 0.1" "grid of 4 cells:"; do
+    for threads in 2 1; do
+      dir=$(mktemp -d)
+      # shellcheck disable=SC2086 # the cell's flags are meant to split
+      "${bench[@]}" normnet experiment fig1 --full --seeds 1 ${run#*:} --out "$dir" --threads "$threads" >/dev/null
+      echo "| ${run%%:*} | $threads | $(grep wall_seconds "$dir/timing.csv" | cut -d, -f2) | $(grep peak_rss_mb "$dir/timing.csv" | cut -d, -f2) |"
+      rm -rf "$dir"
+    done
+  done
 } > "$out"

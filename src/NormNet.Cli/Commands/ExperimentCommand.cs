@@ -26,6 +26,7 @@ internal static class ExperimentCommand
         var seed = CommonOptions.Seed();
         var data = CommonOptions.Data();
         var threads = CommonOptions.Threads();
+        threads.Description = "Threads (default: NORMNET_NUM_THREADS or all cores): this many of the experiment's independent trainings run at once, one thread each; results do not depend on it.";
         var outDir = CommonOptions.Out("results.csv, plots, report.md and report.html (default runs/NAME-TIMESTAMP)");
         var command = new Command("experiment", $"Reproduce a claim of the batch-normalization paper: {names}; or all of them (but {byName}) with an index page.")
         {
