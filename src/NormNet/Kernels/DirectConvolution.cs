@@ -167,12 +167,21 @@ public static unsafe class DirectConvolution
                 for (int i = 0; i < oh; i++)
                 {
                     float* src = yp + (long)o * qr + i * wp, dst = y + ((long)o * oh + i) * ow;
-                    // y = acc + b
                     if (a->B == null) new ReadOnlySpan<float>(src, ow).CopyTo(new Span<float>(dst, ow));
-                    else for (int j = 0; j < ow; j++) dst[j] = src[j] + bias;
+                    else AddBias<TS, TV>(src, bias, dst, ow);
                 }
             }
         }
+    }
+
+    // dst[j] = src[j] + bias, j < count
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddBias<TS, TV>(float* src, float bias, float* dst, int count) where TS : ISimd<TV> where TV : struct
+    {
+        TV b = TS.Broadcast(bias);
+        int j = 0;
+        for (; j + TS.Width <= count; j += TS.Width) TS.Store(TS.Add(TS.Load(src + j), b), dst + j);
+        for (; j < count; j++) dst[j] = src[j] + bias;
     }
 
     /// <summary>Vectors of consecutive output positions per tile: 4 where 32 vector registers hold the 16 accumulators,

@@ -21,6 +21,10 @@ internal unsafe interface IGemmKernel
     /// <summary>c = alpha * a * b + beta * c on a full tile; beta = 0 does not read c.</summary>
     static abstract void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta);
 
+    // a: the packed panel at row i (a[p*Mr]); b: kc x Nr with row stride ldb; c: 1 x Nr
+    /// <summary>Row i of <see cref="Run"/>'s tile alone, with the same rounding (<see cref="RowKernel{TS, TV}"/>).</summary>
+    static abstract void RunRow(int kc, float* a, float* b, nint ldb, float* c, float alpha, float beta);
+
     // a: kc x Mr packed; b: kc x Nr with row stride ldb, only its first Nr/2 columns used; c: Mr x Nr/2 with row stride ldc
     /// <summary>The left half of <see cref="Run"/>'s tile, for a last panel of at most Nr/2 columns (half the work).</summary>
     static abstract void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta);
@@ -32,6 +36,9 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
     public static int Mr => 8;
     public static int Nr => 2 * TS.Width;
     public static bool IsSupported => TS.IsSupported;
+
+    public static void RunRow(int kc, float* a, float* b, nint ldb, float* c, float alpha, float beta) =>
+        RowKernel<TS, TV>.Run(kc, a, 8, b, ldb, c, alpha, beta);
 
     // a: kc x 8; b: kc x 2W (row stride ldb); c: 8 x 2W (row stride ldc)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -104,6 +111,9 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
     public static int Nr => 2 * TS.Width;
     public static bool IsSupported => TS.IsSupported;
 
+    public static void RunRow(int kc, float* a, float* b, nint ldb, float* c, float alpha, float beta) =>
+        RowKernel<TS, TV>.Run(kc, a, 6, b, ldb, c, alpha, beta);
+
     // a: kc x 6; b: kc x 2W (row stride ldb); c: 6 x 2W (row stride ldc)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
@@ -157,6 +167,31 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
         TileStore<TS, TV>.Half(c3, c + 3 * ldc, alpha, beta);
         TileStore<TS, TV>.Half(c4, c + 4 * ldc, alpha, beta);
         TileStore<TS, TV>.Half(c5, c + 5 * ldc, alpha, beta);
+    }
+}
+
+/// <summary>One row of a tile: row <c>i</c> of any micro-kernel's tile computed alone, with the same FMA chain, for edge
+/// tiles of fewer than <see cref="GemmDriver.RowTileRows"/> rows (a product with m = 1, a batch-1 Linear, would otherwise
+/// compute 6 or 8 rows to keep one). 2 loads of B and 1 broadcast per 2 FMAs: load-bound, but without the wasted rows.</summary>
+internal static unsafe class RowKernel<TS, TV> where TS : ISimd<TV> where TV : struct
+{
+    // a: the packed panel at row i (a[p*mr]); b: kc x 2W (row stride ldb); c: 1 x 2W
+    /// <summary>c[0 .. 2W) = alpha * sum over p of a[p*mr] b[p, ..] + beta * c, as row i of the full tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* a, int mr, float* b, nint ldb, float* c, float alpha, float beta)
+    {
+        TV c0 = TS.Zero, c1 = TS.Zero;
+        int w = TS.Width;
+        for (int p = 0; p < kc; p++)
+        {
+            // acc[j] = fma(a[p], b[p, j], acc[j])
+            TV ai = TS.Broadcast(a[0]);
+            c0 = TS.MulAdd(ai, TS.Load(b), c0);
+            c1 = TS.MulAdd(ai, TS.Load(b + w), c1);
+            a += mr;
+            b += ldb;
+        }
+        TileStore<TS, TV>.Row(c0, c1, c, alpha, beta);
     }
 }
 

@@ -193,6 +193,35 @@ public class GemmTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A row of C does not depend on the other rows computed with it: a product of the first (or last) few rows of
+    /// op(A) gives exactly those rows of the whole product, whether they run as a full tile, an edge tile or rows alone
+    /// (batch 1 and batch 60 of a Linear give the same outputs). k = 300 is two k blocks.</summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Rows_AreBitIdentical_WhateverRowsAreComputedWithThem(Width w)
+    {
+        const int m = 60, n = 100, k = 300;
+        var a = RandomNormal(m * k, 21);
+        var b = RandomNormal(k * n, 22);
+        var c0 = RandomNormal(m * n, 23);
+        for (int t = 0; t < 4; t++)
+        {
+            bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            var whole = (float[])c0.Clone();
+            Sgemm(w, ta, tb, m, n, k, 0.75f, a, lda, b, ldb, 0.5f, whole, n);
+            foreach (var (first, rows) in new[] { (0, 1), (0, 2), (0, 4), (0, 5), (0, 9), (57, 3), (59, 1), (13, 4) })
+            {
+                var part = c0.AsSpan(first * n, rows * n).ToArray();
+                // rows [first, first + rows) of op(A): rows of A, or columns of A when transposed
+                var aFrom = a.AsSpan(ta ? first : first * lda);
+                Sgemm(w, ta, tb, rows, n, k, 0.75f, aFrom, lda, b, ldb, 0.5f, part, n);
+                Assert.True(part.AsSpan().SequenceEqual(whole.AsSpan(first * n, rows * n)),
+                    $"{w} {(ta ? "T" : "N")}{(tb ? "T" : "N")}: rows {first}..{first + rows - 1} alone differ from the same rows of the {m}-row product");
+            }
+        }
+    }
+
     [Fact]
     public void Results_AreBitIdenticalAcrossVectorWidths()
     {
