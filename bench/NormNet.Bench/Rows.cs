@@ -9,10 +9,10 @@ internal static class Rows
     public static IEnumerable<Row> All() => BatchNorm().Concat(NormRows.All()).Concat(TrainingSteps());
 
     /// <summary>One training step (zero grad, forward, cross-entropy, backward, SGD lr 0.1) of the paper's MLP at batch 60
-    /// and of the cnn at batch 128, with and without BN, on fixed random inputs and labels, as pytorch_train.py measures.</summary>
+    /// and of the cnn and the resnet at batch 128, with and without BN, on fixed random inputs and labels, as pytorch_train.py measures.</summary>
     public static IEnumerable<Row> TrainingSteps()
     {
-        foreach (var (arch, batch, runs) in new[] { ("mlp", 60, 300), ("cnn", 128, 20) })
+        foreach (var (arch, batch, runs) in new[] { ("mlp", 60, 300), ("cnn", 128, 20), ("resnet", 128, 20) })
             foreach (bool bn in new[] { false, true })
                 yield return new Row($"{arch} step bn={(bn ? "on" : "off")} batch={batch}", () => TrainingStep.Create(arch, bn, batch), 0, runs);
     }

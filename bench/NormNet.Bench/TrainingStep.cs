@@ -11,7 +11,12 @@ internal static class TrainingStep
     public static Action Create(string arch, bool batchNorm, int batch)
     {
         var rng = new Rng(0);
-        Sequential model = arch == "mlp" ? Architectures.MlpSigmoid(batchNorm, rng) : Architectures.Cnn(batchNorm, rng);
+        Sequential model = arch switch
+        {
+            "mlp" => Architectures.MlpSigmoid(batchNorm, rng),
+            "cnn" => Architectures.Cnn(batchNorm, rng),
+            _ => Architectures.Create(arch, batchNorm, rng),
+        };
         model.RequiresInputGradient = false; // as in PyTorch, where the input does not require grad
         int[] shape = arch == "mlp" ? [batch, 784] : [batch, 1, 28, 28];
         var x = BatchNormCase.Filled(shape, 3);

@@ -109,10 +109,41 @@ def cnn(bn):
     return torch.nn.Sequential(*block(1, 32), *block(32, 64), *head)
 
 
+class Residual(torch.nn.Module):
+    """body(x) + shortcut(x) (the identity when there is none), as NormNet's Residual."""
+    def __init__(self, body, shortcut=None):
+        super().__init__()
+        self.body, self.shortcut = body, shortcut
+
+    def forward(self, x):
+        return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+
+def resnet(bn, width=16):
+    """NormNet's resnet family with its defaults: a 3x3 stem, then one post-activation block per stage (16, 32, 64
+    channels, stride 2 from the second stage on, a 1x1 projection shortcut where the shape changes), global average
+    pooling and a Linear; convolutions followed by BN have no bias."""
+    def conv_norm(cin, cout, k, stride):
+        conv = torch.nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=not bn)
+        return [conv, torch.nn.BatchNorm2d(cout)] if bn else [conv]
+
+    def block(cin, cout, stride):
+        body = torch.nn.Sequential(*conv_norm(cin, cout, 3, stride), torch.nn.ReLU(), *conv_norm(cout, cout, 3, 1))
+        shortcut = None if stride == 1 and cin == cout else torch.nn.Sequential(*conv_norm(cin, cout, 1, stride))
+        return Residual(body, shortcut)
+
+    layers, channels = [*conv_norm(1, width, 3, 1), torch.nn.ReLU()], width
+    for stage in range(3):
+        layers += [block(channels, width << stage, 2 if stage > 0 else 1), torch.nn.ReLU()]
+        channels = width << stage
+    return torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(channels, 10))
+
+
 def step_rows():
     """One training step (zero_grad, forward, cross-entropy, backward, SGD lr 0.1) on fixed random data, as the
     shared peers/pytorch_train.py measures it."""
-    for name, make, batch, shape, runs in [("mlp", mlp, 60, (784,), 300), ("cnn", cnn, 128, (1, 28, 28), 20)]:
+    for name, make, batch, shape, runs in [("mlp", mlp, 60, (784,), 300), ("cnn", cnn, 128, (1, 28, 28), 20),
+                                             ("resnet", resnet, 128, (1, 28, 28), 20)]:
         for bn in (False, True):
             def setup(make=make, bn=bn, batch=batch, shape=shape):
                 model = make(bn)
