@@ -23,7 +23,7 @@ internal sealed class ExperimentContext(string dir, ExperimentMode mode, IReadOn
     public T Pick<T>(T full, T quick, T smoke) => Mode switch { ExperimentMode.Full => full, ExperimentMode.Quick => quick, _ => smoke };
 
     /// <summary>Records a setting in the results, so the report can state it from results.csv.</summary>
-    public void Setting(string name, double value) => Results.Add("settings", "run", null, name, value);
+    public void Setting(string name, double value) => Results.Setting(name, value);
 
     /// <summary>Records a grid setting (one row per value, x = its index).</summary>
     public void Setting(string name, IReadOnlyList<double> values)

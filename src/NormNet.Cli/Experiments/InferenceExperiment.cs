@@ -54,7 +54,7 @@ internal sealed class InferenceExperiment : Experiment
         Load(population, trained);
         var epoch = new DataLoader(c.Data.Train, s.Batch, seed + 1, dropLast: true);
         BatchNormStatistics.Recompute(population, epoch, epoch.BatchesPerEpoch);
-        if (seed == c.Seeds[0]) results.Add("settings", "run", null, "population_batches", epoch.BatchesPerEpoch);
+        if (seed == c.Seeds[0]) results.Setting("population_batches", epoch.BatchesPerEpoch);
         results.Add("accuracy", "population", null, "test_accuracy", Trainer.Evaluate(population, test).Accuracy, seed);
         var layers = model.NamedModules().Where(m => m.Module is BatchNormBase).Select(m => (BatchNormBase)m.Module).ToList();
         var popLayers = population.NamedModules().Where(m => m.Module is BatchNormBase).Select(m => (BatchNormBase)m.Module).ToList();

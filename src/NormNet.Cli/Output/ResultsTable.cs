@@ -27,6 +27,9 @@ internal sealed class ResultsTable
         _rows.Add(new ResultRow(section, series, x, metric, value, seed));
     }
 
+    /// <summary>Records a run setting (section "settings", series "run"), so a report can state it from results.csv.</summary>
+    public void Setting(string name, double value) => Add("settings", "run", null, name, value);
+
     /// <summary>Appends every row of <paramref name="other"/>, in its order.</summary>
     public void Append(ResultsTable other) => _rows.AddRange(other._rows);
 
