@@ -10,7 +10,8 @@ namespace NormNet.Bench;
 
 /// <summary>
 /// Eval-mode inference of the built-in networks in NormNet and in ONNX Runtime, in one process on the same inputs: NormNet's
-/// model, NormNet's model with BN folded (<see cref="BatchNormFolding.Fold"/>), and ONNX Runtime on the graph NormNet exports,
+/// model, NormNet's model with BN folded (<see cref="BatchNormFolding.Fold"/>), NormNet's inference model (BN folded and
+/// each convolution's ReLU fused into it, <see cref="InferenceModel.Create"/>), and ONNX Runtime on the graph NormNet exports,
 /// unfolded and folded (all graph optimizations, <c>--threads</c> intra-op threads, sequential execution). Prints one JSON
 /// object per (model, batch, variant): the median wall time, and the largest difference from NormNet's output.
 /// </summary>
@@ -20,7 +21,10 @@ internal static class InferenceRows
 {
     public static readonly string[] Models = ["cnn", "resnet", "mlp-sigmoid"];
     public static readonly int[] Batches = [1, 64];
-    public static readonly string[] Variants = ["NormNet", "NormNet, BN folded", "ONNX Runtime", "ONNX Runtime, folded"];
+    public static readonly string[] Variants = ["NormNet", "NormNet, BN folded", "NormNet, inference model", "ONNX Runtime", "ONNX Runtime, folded"];
+
+    /// <summary>How many of <see cref="Variants"/>, from the first, are NormNet's.</summary>
+    public const int NormNetVariants = 3;
 
     public static int Run(string[] args)
     {
@@ -32,6 +36,7 @@ internal static class InferenceRows
         {
             var model = TrainedStatistics(arch);
             var folded = BatchNormFolding.Fold(model);
+            var inference = InferenceModel.Create(model);
             int[] sample = Architectures.InputShapeOf(arch);
             using var ort = Session(OnnxExporter.ToBytes(model, sample), threads);
             using var ortFolded = Session(OnnxExporter.ToBytes(model, sample, fold: true), threads);
@@ -41,8 +46,9 @@ internal static class InferenceRows
                 var expected = model.Forward(x).ReadOnlySpan.ToArray();
                 Emit(arch, batch, Variants[0], Time(model, x, expected));
                 Emit(arch, batch, Variants[1], Time(folded, x, expected));
-                Emit(arch, batch, Variants[2], Time(ort, x, expected));
-                Emit(arch, batch, Variants[3], Time(ortFolded, x, expected));
+                Emit(arch, batch, Variants[2], Time(inference, x, expected));
+                Emit(arch, batch, Variants[3], Time(ort, x, expected));
+                Emit(arch, batch, Variants[4], Time(ortFolded, x, expected));
             }
         }
         return 0;
@@ -142,13 +148,13 @@ internal static class InferenceCompare
             report.AppendLine($"Threads: {threads} (NormNet's MaxThreads and ONNX Runtime's intra-op threads). Median of {rounds} rounds' medians, ms; speedup = ONNX Runtime's best / NormNet's best.");
             report.AppendLine();
             report.AppendLine($"| model (eval mode) | batch | {string.Join(" | ", InferenceRows.Variants)} | speedup | largest output difference |");
-            report.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            report.AppendLine("|---|---:" + string.Concat(Enumerable.Repeat("|---:", InferenceRows.Variants.Length + 2)) + "|");
             foreach (string arch in InferenceRows.Models)
                 foreach (int batch in InferenceRows.Batches)
                 {
                     if (!times.ContainsKey((arch, batch, InferenceRows.Variants[0]))) continue;
                     double[] m = InferenceRows.Variants.Select(v => Median(times[(arch, batch, v)])).ToArray();
-                    double ours = Math.Min(m[0], m[1]), theirs = Math.Min(m[2], m[3]);
+                    double ours = m[..InferenceRows.NormNetVariants].Min(), theirs = m[InferenceRows.NormNetVariants..].Min();
                     double diff = InferenceRows.Variants.Max(v => diffs[(arch, batch, v)]);
                     report.AppendLine(string.Create(CultureInfo.InvariantCulture,
                         $"| {arch} | {batch} | {string.Join(" | ", m.Select(v => RowRunner.Format(v)))} | {theirs / ours:F2}x | {diff:G2} |"));

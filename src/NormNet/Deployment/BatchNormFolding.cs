@@ -150,6 +150,8 @@ public static class BatchNormFolding
                 var conv = new Conv2d(c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Bias is not null, new Rng(0));
                 CopyParameters(c, conv);
                 return conv;
+            case ConvReLU2d f:
+                return new ConvReLU2d((Conv2d)Copy(f.Conv, Join(path, "0")));
             case ChannelAffine a:
                 return new ChannelAffine(a.Scale.Value.ToArray(), a.Shift.Value.ToArray());
             case MaxPool2d p: return new MaxPool2d(p.KernelSize, p.Stride, p.Padding);

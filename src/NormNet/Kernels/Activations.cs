@@ -61,6 +61,10 @@ public static unsafe class Activations
         }
     }
 
+    // x, y: (n), on the calling thread
+    /// <summary>y = f(x) at the widest vector width, without dispatching to workers (for a kernel's epilogue, inside its own chunk).</summary>
+    internal static void ForwardInline(Kind kind, float* x, float* y, long n) => SimdDispatch.Run(SimdDispatch.Widest, new ForwardOp(kind, x, y, n));
+
     private static int Chunks(long n) => (int)Math.Max(1, (n + ChunkElements - 1) / ChunkElements);
 
     private static void ForwardChunk(void* state, int chunk)

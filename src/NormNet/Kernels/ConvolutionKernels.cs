@@ -40,6 +40,7 @@ public static unsafe class ConvolutionKernels
         public ConvGeometry G;
         public int Cout, Images, Chunks, ChunksPerGroup;
         public bool InputGradient;
+        public FusedActivation Activation;
     }
 
     /// <summary>Images per chunk for this geometry and output channel count (never depends on the thread count).</summary>
@@ -51,15 +52,16 @@ public static unsafe class ConvolutionKernels
     }
 
     // x: (N, C, H, W); w: (Cout, C*kh*kw); b: (Cout) or empty; cols: chunks of (C*kh*kw, cnt*OH*OW) written (kept for backward); y: (N, Cout, OH, OW)
-    /// <summary>cols = im2col(x) per chunk; y[n] = W cols[n] + b per image.</summary>
+    /// <summary>cols = im2col(x) per chunk; y[n] = f(W cols[n] + b) per image, f the <paramref name="activation"/> (applied to
+    /// each image's output right after its product, while that is in cache).</summary>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout,
-        Span<float> cols, Span<float> y)
+        Span<float> cols, Span<float> y, FusedActivation activation = FusedActivation.None)
     {
         Check(x.Length, w.Length, b.Length, cols.Length, y.Length, g, cout);
         if (g.N == 0) return;
         fixed (float* px = x, pw = w, pb = b, pc = cols, py = y)
         {
-            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Cols = pc, Y = py, G = g, Cout = cout };
+            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Cols = pc, Y = py, G = g, Cout = cout, Activation = activation };
             Plan(ref a);
             Run(&a, a.Chunks, &ForwardChunk);
         }
@@ -174,7 +176,7 @@ public static unsafe class ConvolutionKernels
     }
 
     // cols: (K, P) of one image, rows ld apart -> y: (Cout, P) of that image
-    /// <summary>y = b, then y += W cols.</summary>
+    /// <summary>y = b, then y += W cols, then y = f(y).</summary>
     private static void ForwardImage(Args* a, float* cols, int ld, float* y)
     {
         int k = a->G.PatchSize, p = a->G.OutPlane, cout = a->Cout;
@@ -182,6 +184,7 @@ public static unsafe class ConvolutionKernels
             for (int o = 0; o < cout; o++) new Span<float>(y + (long)o * p, p).Fill(a->B[o]);
         Gemm.Sgemm(false, false, cout, p, k, 1f, new ReadOnlySpan<float>(a->W, cout * k), k,
             new ReadOnlySpan<float>(cols, (k - 1) * ld + p), ld, a->B == null ? 0f : 1f, new Span<float>(y, cout * p), p);
+        if (a->Activation == FusedActivation.Relu) Activations.ForwardInline(Activations.Kind.Relu, y, y, (long)cout * p);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

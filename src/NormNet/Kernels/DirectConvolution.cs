@@ -31,6 +31,7 @@ public static unsafe class DirectConvolution
         public ConvGeometry G;
         public int Cout;
         public SimdWidth Width;
+        public FusedActivation Activation;
     }
 
     /// <summary>Whether this geometry runs here: stride 1, a square kernel, and padding at most k - 1 (so that the input
@@ -44,20 +45,23 @@ public static unsafe class DirectConvolution
     public static bool Preferred(ConvGeometry g) => Supports(g) && g.PatchSize >= 32;
 
     // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; y: (N, Cout, OH, OW), overwritten
-    /// <summary>y[n, o, i, j] = sum over (c, kh, kw) of w[o, c, kh, kw] x[n, c, i - p + kh, j - p + kw] (0 outside), + b[o].</summary>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y) =>
-        Forward(x, w, b, g, cout, y, SimdDispatch.Widest);
+    /// <summary>y[n, o, i, j] = f(sum over (c, kh, kw) of w[o, c, kh, kw] x[n, c, i - p + kh, j - p + kw] (0 outside) + b[o]),
+    /// f the <paramref name="activation"/> (applied as each tile's valid columns are copied out: no pass of its own).</summary>
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y,
+        FusedActivation activation = FusedActivation.None) =>
+        Forward(x, w, b, g, cout, y, SimdDispatch.Widest, activation);
 
-    /// <summary><see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float})"/>
+    /// <summary><see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
     /// at a chosen vector width (tests run every width the machine supports).</summary>
-    internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y, SimdWidth width)
+    internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y, SimdWidth width,
+        FusedActivation activation = FusedActivation.None)
     {
         Check(g, cout, x.Length, w.Length, y.Length);
         if (b.Length != 0 && b.Length != cout) throw new ArgumentException($"Direct convolution: bias has {b.Length} elements, expected {cout} or 0.");
         float[] packed = PackForward(w, g.C, cout, g.KH);
         fixed (float* px = x, pw = packed, pb = b, py = y)
         {
-            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, G = g, Cout = cout, Width = width };
+            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, G = g, Cout = cout, Width = width, Activation = activation };
             Run(&a);
         }
     }
@@ -143,7 +147,7 @@ public static unsafe class DirectConvolution
         var g = a->G;
         int p = g.Padding, k = g.KH, hp = g.H + 2 * p, wp = g.W + 2 * p, plane = hp * wp;
         int oh = g.OutH, ow = g.OutW, cout = a->Cout, blocks = (cout + Rows - 1) / Rows;
-        // full tiles of TileVectors vectors, then one-vector tiles up to qr (less than a vector past q)
+        // full tiles of TileVectors vectors, then a two-vector tile and one-vector tiles up to qr (less than a vector past q)
         int vectors = TileVectors<TS, TV>(), span = vectors * TS.Width, q = oh * wp, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
         // the last tile reads up to (C - 1) * plane + (k - 1) * (wp + 1) + qr - 1
         int padded = (g.C - 1) * plane + (k - 1) * (wp + 1) + qr;
@@ -155,33 +159,49 @@ public static unsafe class DirectConvolution
             int taps = g.C * k * k;
             for (int q0 = 0; q0 < qr;)
             {
-                int v = qr - q0 >= span ? vectors : 1;
+                int v = qr - q0 >= span ? vectors : qr - q0 >= 2 * TS.Width ? 2 : 1;
                 for (int ob = 0; ob < blocks; ob++)
                     Tile<TS, TV>(v, xp + q0, plane, wp, g.C, k, a->W + (long)ob * taps * Rows, yp + (long)ob * Rows * qr + q0, qr);
                 q0 += v * TS.Width;
             }
             float* y = a->Y + (long)n * cout * g.OutPlane;
-            for (int o = 0; o < cout; o++)
-            {
-                float bias = a->B == null ? 0f : a->B[o];
-                for (int i = 0; i < oh; i++)
-                {
-                    float* src = yp + (long)o * qr + i * wp, dst = y + ((long)o * oh + i) * ow;
-                    if (a->B == null) new ReadOnlySpan<float>(src, ow).CopyTo(new Span<float>(dst, ow));
-                    else AddBias<TS, TV>(src, bias, dst, ow);
-                }
-            }
+            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, qr, wp, a->B, cout, oh, ow, y);
+            else Epilogue<TS, TV, NoActivation>(yp, qr, wp, a->B, cout, oh, ow, y);
         }
     }
 
-    // dst[j] = src[j] + bias, j < count
+    // yp: (Cout, qr) padded-width output rows (OH rows of wp each, the first OW valid); b: (Cout) or null -> y: (Cout, OH, OW)
+    /// <summary>y[o, i, j] = f(yp[o, i * wp + j] + b[o]) (no addition without a bias, so the bits are the product's).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddBias<TS, TV>(float* src, float bias, float* dst, int count) where TS : ISimd<TV> where TV : struct
+    private static void Epilogue<TS, TV, TA>(float* yp, int qr, int wp, float* b, int cout, int oh, int ow, float* y)
+        where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
     {
-        TV b = TS.Broadcast(bias);
+        for (int o = 0; o < cout; o++)
+            for (int i = 0; i < oh; i++)
+            {
+                float* src = yp + (long)o * qr + i * wp, dst = y + ((long)o * oh + i) * ow;
+                if (b == null) StoreRow<TS, TV, TA>(src, dst, ow, 0f, false);
+                else StoreRow<TS, TV, TA>(src, dst, ow, b[o], true);
+            }
+    }
+
+    // dst[j] = f(src[j] + bias) (f(src[j]) without a bias), j < count
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TS, TV, TA>(float* src, float* dst, int count, float bias, bool hasBias)
+        where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
+    {
+        TV bv = TS.Broadcast(bias);
         int j = 0;
-        for (; j + TS.Width <= count; j += TS.Width) TS.Store(TS.Add(TS.Load(src + j), b), dst + j);
-        for (; j < count; j++) dst[j] = src[j] + bias;
+        if (hasBias)
+        {
+            for (; j + TS.Width <= count; j += TS.Width) TS.Store(TA.Apply<TS, TV>(TS.Add(TS.Load(src + j), bv)), dst + j);
+            for (; j < count; j++) dst[j] = TA.Apply<SimdScalar, float>(src[j] + bias);
+        }
+        else
+        {
+            for (; j + TS.Width <= count; j += TS.Width) TS.Store(TA.Apply<TS, TV>(TS.Load(src + j)), dst + j);
+            for (; j < count; j++) dst[j] = TA.Apply<SimdScalar, float>(src[j]);
+        }
     }
 
     /// <summary>Vectors of consecutive output positions per tile: 4 where 32 vector registers hold the 16 accumulators,
@@ -200,7 +220,7 @@ public static unsafe class DirectConvolution
 
     // xp: padded input at the tile's first position; w: the panel (C*k*k x Rows); yp: Rows rows of the output, ld apart
     /// <summary>acc[r, v] = sum over (c, kh, kw) of w[c, kh, kw, r] * xp[c*plane + kh*wp + kw + v*Width ..] (one FMA chain each),
-    /// for <paramref name="vectors"/> vectors: 4 (16 accumulators, with 32 vector registers), 2 (8, with 16) or 1 (the tail).</summary>
+    /// for <paramref name="vectors"/> vectors: 4 (16 accumulators, with 32 vector registers), 2 (8, with 16; or a tail) or 1 (the last tail).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TS, TV>(int vectors, float* xp, int plane, int wp, int channels, int k, float* w, float* yp, int ld)
         where TS : ISimd<TV> where TV : struct

@@ -59,7 +59,11 @@ public sealed class Conv2d : Module
     public Parameter? Bias { get; }
 
     /// <inheritdoc />
-    public override Tensor Forward(Tensor input)
+    public override Tensor Forward(Tensor input) => Forward(input, FusedActivation.None);
+
+    /// <summary>The forward with <paramref name="activation"/> applied in the kernels' epilogue (<see cref="ConvReLU2d"/>);
+    /// the backward then takes the gradient with respect to the convolution's output, before the activation.</summary>
+    internal Tensor Forward(Tensor input, FusedActivation activation)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank != 4 || input.Dim(1) != InChannels)
@@ -68,11 +72,11 @@ public sealed class Conv2d : Module
         g.Validate("Conv2d");
         var output = Reuse(ref _output, [g.N, OutChannels, g.OutH, g.OutW]);
         var bias = Bias is null ? default : Bias.Value.ReadOnlySpan;
-        if (DirectConvolution.Preferred(g)) DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, output.Span);
+        if (DirectConvolution.Preferred(g)) DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, output.Span, activation);
         else
         {
             EnsureScratch(ref _cols, (long)g.PatchSize * g.N * g.OutPlane);
-            ConvolutionKernels.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), output.Span);
+            ConvolutionKernels.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), output.Span, activation);
         }
         _input = input;
         _geometry = g;

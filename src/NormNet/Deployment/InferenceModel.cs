@@ -1,0 +1,52 @@
+using NormNet.Layers;
+
+namespace NormNet.Deployment;
+
+/// <summary>
+/// Builds the network to deploy from a trained one: batch norm folded into the layer before it
+/// (<see cref="BatchNormFolding.Fold"/>), then each <see cref="Conv2d"/> directly followed by a <see cref="ReLU"/> fused
+/// into one <see cref="ConvReLU2d"/>, whose ReLU costs no pass of its own over the output.
+/// </summary>
+/// <remarks>The result is a new model in eval mode (the input model is not changed) that computes what the input model
+/// computes in eval mode, up to the rounding of folding (the fused ReLU changes no bits). Children are renumbered where
+/// layers were merged, as folding does. Fusing looks inside nested <see cref="Sequential"/>s and <see cref="Residual"/>
+/// bodies and shortcuts, as folding does.</remarks>
+public static class InferenceModel
+{
+    /// <summary>Returns the inference model of <paramref name="model"/> (in eval mode).</summary>
+    /// <exception cref="InvalidOperationException">A module is in training mode: call <see cref="Module.Eval"/> first.</exception>
+    /// <exception cref="NotSupportedException">Batch norm folding refuses the model (see <see cref="BatchNormFolding.Fold"/>).</exception>
+    public static Module Create(Module model)
+    {
+        var fused = Fuse(BatchNormFolding.Fold(model));
+        fused.Eval();
+        return fused;
+    }
+
+    /// <summary>The same layers with each Conv2d + ReLU pair of a Sequential replaced by a ConvReLU2d holding that Conv2d
+    /// (the layers are moved into the new containers, not copied: for a model that is itself a fresh copy).</summary>
+    internal static Module Fuse(Module module) => module switch
+    {
+        Sequential sequential => FuseSequential(sequential),
+        Residual residual => new Residual(Fuse(residual.Body), residual.Shortcut is null ? null : Fuse(residual.Shortcut)),
+        _ => module,
+    };
+
+    private static Sequential FuseSequential(Sequential sequential)
+    {
+        var result = new Sequential();
+        for (int i = 0; i < sequential.Count; i++)
+        {
+            if (sequential[i] is Conv2d conv && i + 1 < sequential.Count && sequential[i + 1] is ReLU)
+            {
+                result.Add(new ConvReLU2d(conv));
+                i++;
+            }
+            else
+            {
+                result.Add(Fuse(sequential[i]));
+            }
+        }
+        return result;
+    }
+}

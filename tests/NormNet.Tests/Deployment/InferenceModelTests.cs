@@ -1,0 +1,62 @@
+using NormNet.Deployment;
+using NormNet.Layers;
+using NormNet.Models;
+using static NormNet.Tests.TestUtil;
+
+namespace NormNet.Tests.Deployment;
+
+/// <summary>The inference model: BN folded, each Conv2d + ReLU fused into a ConvReLU2d (also inside residual blocks), the
+/// bits of the folded model, the input model untouched, refusal in training mode; and its ONNX export in ONNX Runtime.</summary>
+public class InferenceModelTests
+{
+    [Theory]
+    [InlineData("cnn")]
+    [InlineData("resnet")]
+    public void InferenceModel_FusesEachConvolutionsReLU_AndGivesTheFoldedModelsBits(string arch)
+    {
+        var model = Architectures.Create(arch, true, new Rng(4));
+        RandomizeState(model, 40);
+        model.Eval();
+        var before = model.StateEntries().Select(e => e.Tensor?.ToArray()).ToList();
+        var inference = InferenceModel.Create(model);
+
+        Assert.False(inference.Training);
+        Assert.DoesNotContain(inference.NamedModules(), m => m.Module is BatchNormBase);
+        int fusedCount = inference.NamedModules().Count(m => m.Module is ConvReLU2d);
+        int expectedFused = CountConvThenReLU(BatchNormFolding.Fold(model));
+        Assert.True(expectedFused >= 2, $"{arch} has {expectedFused} Conv2d + ReLU pairs after folding");
+        Assert.Equal(expectedFused, fusedCount);
+        Assert.Equal(0, CountConvThenReLU(inference));
+        Assert.Equal(before, model.StateEntries().Select(e => e.Tensor?.ToArray()).ToList());
+
+        var x = Tensor.FromArray(RandomNormal(6 * 28 * 28, 41), 6, 1, 28, 28);
+        var folded = BatchNormFolding.Fold(model).Forward(x).ToArray();
+        var actual = inference.Forward(x).ToArray();
+        Assert.Equal(folded, actual);
+        AssertClose(model.Forward(x).ToArray(), actual, 1e-5, $"{arch} inference model vs eval model");
+
+        var (onnx, shape) = OnnxExportTests.RunOnnx(OnnxExporter.ToBytes(inference, [1, 28, 28]), x);
+        Assert.Equal([6L, 10L], shape);
+        AssertClose(actual, onnx, 1e-5, $"{arch} inference model in ONNX Runtime");
+    }
+
+    [Fact]
+    public void InferenceModel_RefusesATrainingModel_AndFoldingKeepsAFusedLayer()
+    {
+        var model = Architectures.Create("cnn", true, new Rng(5));
+        var ex = Assert.Throws<InvalidOperationException>(() => InferenceModel.Create(model));
+        Assert.Contains("Eval()", ex.Message);
+        model.Eval();
+        var inference = InferenceModel.Create(model);
+        // a model that already holds fused layers folds (and exports) again
+        var again = BatchNormFolding.Fold(inference);
+        var x = Tensor.FromArray(RandomNormal(2 * 28 * 28, 6), 2, 1, 28, 28);
+        Assert.Equal(inference.Forward(x).ToArray(), again.Forward(x).ToArray());
+    }
+
+    /// <summary>Conv2d layers directly followed by a ReLU in a Sequential, at any depth.</summary>
+    private static int CountConvThenReLU(Module module) =>
+        module.NamedModules().Sum(m => m.Module is Sequential s
+            ? Enumerable.Range(0, s.Count - 1).Count(i => s[i] is Conv2d && s[i + 1] is ReLU)
+            : 0);
+}
