@@ -92,20 +92,29 @@ public static unsafe class ConvolutionKernels
     /// <summary>dW += sum over chunks of dy[chunk] im2col(x[chunk])^T; db += sum of dy: <see cref="Backward"/>'s weight gradient
     /// with each chunk's columns unfolded here, into an L2-sized scratch, instead of kept from the forward (for a forward
     /// that ran without them, <see cref="DirectConvolution"/>). The same chunks, groups and summation order.</summary>
-    public static void WeightGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ConvGeometry g, int cout, Span<float> dw, Span<float> db)
+    public static void WeightGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ConvGeometry g, int cout, Span<float> dw, Span<float> db) =>
+        BackwardFromInput(dy, x, default, g, cout, default, dw, db);
+
+    // dy: (N, Cout, OH, OW); x: (N, C, H, W); w: (Cout, C*kh*kw), or empty without dx; dx: (N, C, H, W) overwritten unless empty; dw, db as in WeightGradient
+    /// <summary><see cref="WeightGradient"/>, and unless <paramref name="dx"/> is empty dx[chunk] = col2im(W^T dy[chunk]) as
+    /// <see cref="Backward"/> computes it (the same bits): the whole backward of a forward that kept no columns.</summary>
+    public static void BackwardFromInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ConvGeometry g, int cout,
+        Span<float> dx, Span<float> dw, Span<float> db)
     {
         int k = g.PatchSize;
         long xs = (long)g.N * g.C * g.H * g.W, ys = (long)g.N * cout * g.OutPlane;
         if (x.Length != xs || dy.Length != ys || dw.Length != cout * k || (db.Length != 0 && db.Length != cout))
             throw new ArgumentException($"Conv weight gradient {g} with {cout} outputs: sizes x {x.Length} (expected {xs}), dy {dy.Length} ({ys}), dW {dw.Length} ({cout * k}), db {db.Length} ({cout} or 0).");
+        if (!dx.IsEmpty && (dx.Length != xs || w.Length != cout * k))
+            throw new ArgumentException($"Conv input gradient {g} with {cout} outputs: sizes dx {dx.Length} (expected {xs}), w {w.Length} ({cout * k}).");
         if (g.N == 0) return;
-        var a = new Args { G = g, Cout = cout };
+        var a = new Args { G = g, Cout = cout, InputGradient = !dx.IsEmpty };
         Plan(ref a);
         int groups = (a.Chunks + a.ChunksPerGroup - 1) / a.ChunksPerGroup;
         float[] parts = Scratch(ref t_parts, groups * (cout * k + cout));
-        fixed (float* pdy = dy, px = x, pp = parts)
+        fixed (float* pdy = dy, px = x, pw = w, pdx = dx, pp = parts)
         {
-            a.Dy = pdy; a.X = px; a.DwParts = pp; a.DbParts = pp + (long)groups * cout * k;
+            a.Dy = pdy; a.X = px; a.W = pw; a.Dx = pdx; a.DwParts = pp; a.DbParts = pp + (long)groups * cout * k;
             Run(&a, groups, &BackwardGroup);
             Merge(&a, groups, dw, db);
         }

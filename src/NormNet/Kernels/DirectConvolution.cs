@@ -4,17 +4,20 @@ using NormNet.Threading;
 namespace NormNet.Kernels;
 
 /// <summary>
-/// Stride-1 2-D convolution computed directly, without im2col: forward and input gradient side by side (the input
-/// gradient of a stride-1 convolution is itself a stride-1 convolution of the output gradient, padded by k - 1 - p,
-/// with the kernel flipped and its channel axes swapped).
+/// 2-D convolution computed directly, without im2col: the forward at any stride, and beside it the input gradient of a
+/// stride-1 convolution (itself a stride-1 convolution of the output gradient, padded by k - 1 - p, with the kernel
+/// flipped and its channel axes swapped).
 /// </summary>
 /// <remarks>
-/// <para>Each image is copied once into a zero-padded plane per channel, Hp x Wp = (H + 2p) x (W + 2p). Over that
-/// copy, output position q = oh * Wp + ow reads input q + kh * Wp + kw for every (kh, kw): along q the window slides
-/// contiguously, so a register tile of 4 output channels by several vectors of consecutive q is one FMA per
-/// (channel, kh, kw) per vector, the weights broadcast from a panel packed 4 channels wide. The columns ow &gt;= OW of
-/// that padded-width output are computed and dropped (2p / Wp of the work); the epilogue copies the valid ones to y
-/// and adds the bias.</para>
+/// <para>Each image is copied once into zero-padded planes split by stride phase: for stride s, channel c's padded
+/// image (H + 2p) x (W + 2p) becomes s x s planes of R x Q = ceil((H + 2p) / s) x ceil((W + 2p) / s), plane (a, b)
+/// holding padded rows s*i + a and columns s*j + b (for stride 1, the one plane is the padded image). Output position
+/// q = oh * Q + ow then reads input q + offset(c, kh, kw), offset = plane (kh mod s, kw mod s) of c + (kh / s) * Q +
+/// kw / s: along q the window slides contiguously whatever the stride, so a register tile of 4 output channels by
+/// several vectors of consecutive q is one FMA per tap (c, kh, kw) per vector, the taps' offsets read from a table
+/// and the weights broadcast from a panel packed 4 channels wide. The columns ow &gt;= OW of that Q-wide output are
+/// computed and dropped (for the 3x3 convolutions here 1/15 to 2/16 of the work); the epilogue copies the valid ones
+/// to y, adds the bias and applies the fused activation.</para>
 /// <para>Every output element is one FMA chain over (c, kh, kw) in order, then + bias: the same bits for any thread
 /// count, tile position or batch split. Images run in parallel, one per chunk; a convolution under ~100 us of work
 /// runs on the calling thread. <see cref="LayerReference.Conv2dForward"/> is the plain reference.</para>
@@ -28,16 +31,20 @@ public static unsafe class DirectConvolution
     private struct Args
     {
         public float* X, W, B, Y;
+        public int* Taps;
         public ConvGeometry G;
-        public int Cout;
+        public int Cout, MaxTap;
         public SimdWidth Width;
         public FusedActivation Activation;
     }
 
-    /// <summary>Whether this geometry runs here: stride 1, a square kernel, and padding at most k - 1 (so that the input
-    /// gradient is a convolution with non-negative padding too).</summary>
+    /// <summary>Whether the forward of this geometry runs here: a square kernel and padding at most k - 1, any stride.</summary>
     /// <remarks><see cref="Preferred"/> says when it is also the faster path.</remarks>
-    public static bool Supports(ConvGeometry g) => g.Stride == 1 && g.KH == g.KW && g.Padding <= g.KH - 1;
+    public static bool Supports(ConvGeometry g) => g.KH == g.KW && g.Padding <= g.KH - 1;
+
+    /// <summary>Whether the input gradient runs here too: supported and stride 1 (so that the input gradient is a stride-1
+    /// convolution with non-negative padding).</summary>
+    public static bool SupportsInputGradient(ConvGeometry g) => Supports(g) && g.Stride == 1;
 
     /// <summary>Whether a layer should take this path: supported, and at least 32 patch rows (measured, cnn batch 64, 2 threads:
     /// the 32-channel 3x3 convolution ran at 147-162 GFLOP/s here against 99 for im2col plus products; the 1-channel one,
@@ -59,9 +66,11 @@ public static unsafe class DirectConvolution
         Check(g, cout, x.Length, w.Length, y.Length);
         if (b.Length != 0 && b.Length != cout) throw new ArgumentException($"Direct convolution: bias has {b.Length} elements, expected {cout} or 0.");
         float[] packed = PackForward(w, g.C, cout, g.KH);
+        int[] taps = Taps(g, out int maxTap);
         fixed (float* px = x, pw = packed, pb = b, py = y)
+        fixed (int* pt = taps)
         {
-            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, G = g, Cout = cout, Width = width, Activation = activation };
+            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, Taps = pt, MaxTap = maxTap, G = g, Cout = cout, Width = width, Activation = activation };
             Run(&a);
         }
     }
@@ -76,18 +85,21 @@ public static unsafe class DirectConvolution
     internal static void InputGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> w, ConvGeometry g, int cout, Span<float> dx, SimdWidth width)
     {
         Check(g, cout, dx.Length, w.Length, dy.Length);
+        if (g.Stride != 1) throw new ArgumentException($"Direct convolution input gradient needs stride 1, got {g}.");
         var t = new ConvGeometry(g.N, cout, g.OutH, g.OutW, g.KH, g.KW, 1, g.KH - 1 - g.Padding);
         float[] packed = PackTransposed(w, g.C, cout, g.KH);
+        int[] taps = Taps(t, out int maxTap);
         fixed (float* pdy = dy, pw = packed, pdx = dx)
+        fixed (int* pt = taps)
         {
-            var a = new Args { X = pdy, W = pw, B = null, Y = pdx, G = t, Cout = g.C, Width = width };
+            var a = new Args { X = pdy, W = pw, B = null, Y = pdx, Taps = pt, MaxTap = maxTap, G = t, Cout = g.C, Width = width };
             Run(&a);
         }
     }
 
     private static void Check(ConvGeometry g, int cout, int x, int w, int y)
     {
-        if (!Supports(g)) throw new ArgumentException($"Direct convolution needs stride 1, a square kernel and padding below it, got {g}.");
+        if (!Supports(g)) throw new ArgumentException($"Direct convolution needs a square kernel and padding below it, got {g}.");
         long xs = (long)g.N * g.C * g.H * g.W, ws = (long)cout * g.PatchSize, ys = (long)g.N * cout * g.OutPlane;
         if (x != xs || w != ws || y != ys)
             throw new ArgumentException($"Direct convolution {g} with {cout} outputs: sizes x {x} (expected {xs}), w {w} ({ws}), y {y} ({ys}).");
@@ -103,17 +115,45 @@ public static unsafe class DirectConvolution
         else Parallelism.For(g.N, a, &Image);
     }
 
+    /// <summary>The stride-phase planes of one padded image: s x s planes per channel of Rows x Cols.</summary>
+    private readonly struct PhaseLayout(ConvGeometry g)
+    {
+        public readonly int S = g.Stride;
+        public readonly int Rows = (g.H + 2 * g.Padding + g.Stride - 1) / g.Stride, Cols = (g.W + 2 * g.Padding + g.Stride - 1) / g.Stride;
+        public int Plane => Rows * Cols;
+
+        /// <summary>Where tap (c, kh, kw) of output position 0 reads: plane (kh mod s, kw mod s) of channel c, row kh / s, column kw / s.</summary>
+        public int Offset(int c, int kh, int kw) => ((c * S + kh % S) * S + kw % S) * Plane + kh / S * Cols + kw / S;
+    }
+
+    // -> taps[(c * k + kh) * k + kw] = offset(c, kh, kw), in the weights' (c, kh, kw) order
+    private static int[] Taps(ConvGeometry g, out int max)
+    {
+        var layout = new PhaseLayout(g);
+        int k = g.KH;
+        int[] taps = t_taps is { } t && t.Length >= g.PatchSize ? t : t_taps = new int[g.PatchSize];
+        max = 0;
+        for (int c = 0, i = 0; c < g.C; c++)
+            for (int kh = 0; kh < k; kh++)
+                for (int kw = 0; kw < k; kw++, i++)
+                    max = Math.Max(max, taps[i] = layout.Offset(c, kh, kw));
+        return taps;
+    }
+
     // w: (Cout, C, k, k) -> panels of Rows output channels: packed[((ob * C + c) * k + kh) * k + kw) * Rows + r] = w[ob * Rows + r, c, kh, kw] (0 past Cout)
     private static float[] PackForward(ReadOnlySpan<float> w, int c, int cout, int k)
     {
         int taps = c * k * k, blocks = (cout + Rows - 1) / Rows;
         float[] packed = Scratch(ref t_weights, blocks * Rows * taps);
-        for (int ob = 0; ob < blocks; ob++)
-            for (int r = 0; r < Rows; r++)
-            {
-                int o = ob * Rows + r;
-                for (int t = 0; t < taps; t++) packed[(ob * taps + t) * Rows + r] = o < cout ? w[o * taps + t] : 0f;
-            }
+        fixed (float* pw = w, pp = packed)
+            for (int ob = 0; ob < blocks; ob++)
+                for (int r = 0; r < Rows; r++)
+                {
+                    int o = ob * Rows + r;
+                    float* dst = pp + (long)ob * taps * Rows + r, src = pw + (long)o * taps;
+                    if (o < cout) for (int t = 0; t < taps; t++) dst[t * Rows] = src[t];
+                    else for (int t = 0; t < taps; t++) dst[t * Rows] = 0f;
+                }
         return packed;
     }
 
@@ -145,28 +185,27 @@ public static unsafe class DirectConvolution
     private static void Image<TS, TV>(Args* a, int n) where TS : ISimd<TV> where TV : struct
     {
         var g = a->G;
-        int p = g.Padding, k = g.KH, hp = g.H + 2 * p, wp = g.W + 2 * p, plane = hp * wp;
-        int oh = g.OutH, ow = g.OutW, cout = a->Cout, blocks = (cout + Rows - 1) / Rows;
+        var layout = new PhaseLayout(g);
+        int oh = g.OutH, ow = g.OutW, cout = a->Cout, blocks = (cout + Rows - 1) / Rows, taps = g.PatchSize;
         // full tiles of TileVectors vectors, then a two-vector tile and one-vector tiles up to qr (less than a vector past q)
-        int vectors = TileVectors<TS, TV>(), span = vectors * TS.Width, q = oh * wp, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
-        // the last tile reads up to (C - 1) * plane + (k - 1) * (wp + 1) + qr - 1
-        int padded = (g.C - 1) * plane + (k - 1) * (wp + 1) + qr;
-        float[] xpBuffer = Scratch(ref t_input, Math.Max(padded, g.C * plane));
+        int vectors = TileVectors<TS, TV>(), span = vectors * TS.Width, q = oh * layout.Cols, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
+        // the last tile reads up to the largest tap offset + qr - 1
+        int length = Math.Max(a->MaxTap + qr, g.C * layout.S * layout.S * layout.Plane);
+        float[] xpBuffer = Scratch(ref t_input, length);
         float[] ypBuffer = Scratch(ref t_output, blocks * Rows * qr);
         fixed (float* xp = xpBuffer, yp = ypBuffer)
         {
-            Pad(a->X + (long)n * g.C * g.H * g.W, g, xp, Math.Max(padded, g.C * plane));
-            int taps = g.C * k * k;
+            Gather(a->X + (long)n * g.C * g.H * g.W, g, layout, xp, length);
             for (int q0 = 0; q0 < qr;)
             {
                 int v = qr - q0 >= span ? vectors : qr - q0 >= 2 * TS.Width ? 2 : 1;
                 for (int ob = 0; ob < blocks; ob++)
-                    Tile<TS, TV>(v, xp + q0, plane, wp, g.C, k, a->W + (long)ob * taps * Rows, yp + (long)ob * Rows * qr + q0, qr);
+                    Tile<TS, TV>(v, xp + q0, a->Taps, taps, a->W + (long)ob * taps * Rows, yp + (long)ob * Rows * qr + q0, qr);
                 q0 += v * TS.Width;
             }
             float* y = a->Y + (long)n * cout * g.OutPlane;
-            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, qr, wp, a->B, cout, oh, ow, y);
-            else Epilogue<TS, TV, NoActivation>(yp, qr, wp, a->B, cout, oh, ow, y);
+            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, qr, layout.Cols, a->B, cout, oh, ow, y);
+            else Epilogue<TS, TV, NoActivation>(yp, qr, layout.Cols, a->B, cout, oh, ow, y);
         }
     }
 
@@ -208,46 +247,58 @@ public static unsafe class DirectConvolution
     /// else 2 (8 accumulators, 4 broadcasts and a load fit 16).</summary>
     private static int TileVectors<TS, TV>() where TS : ISimd<TV> where TV : struct => TS.Width == 16 ? 4 : 2;
 
-    // x: (C, H, W) -> xp: (C, H + 2p, W + 2p), zeros around, and zeros after it up to length
-    private static void Pad(float* x, ConvGeometry g, float* xp, int length)
+    // x: (C, H, W) -> xp: (C, s, s, Rows, Cols), xp[c, a, b, i, j] = x[c, s*i + a - p, s*j + b - p] (0 outside), and zeros after it up to length
+    private static void Gather(float* x, ConvGeometry g, PhaseLayout l, float* xp, int length)
     {
-        int p = g.Padding, wp = g.W + 2 * p, plane = (g.H + 2 * p) * wp;
+        int p = g.Padding, s = l.S;
         new Span<float>(xp, length).Clear();
         for (int c = 0; c < g.C; c++)
-            for (int i = 0; i < g.H; i++)
-                new ReadOnlySpan<float>(x + ((long)c * g.H + i) * g.W, g.W).CopyTo(new Span<float>(xp + c * plane + (i + p) * wp + p, g.W));
+            for (int r = 0; r < g.H; r++)
+            {
+                float* src = x + ((long)c * g.H + r) * g.W;
+                int pr = r + p;
+                float* planes = xp + (long)(c * s + pr % s) * s * l.Plane + pr / s * l.Cols;
+                if (s == 1)
+                {
+                    new ReadOnlySpan<float>(src, g.W).CopyTo(new Span<float>(planes + p, g.W));
+                    continue;
+                }
+                // plane b holds the padded columns pc = s*j + b: input columns col0, col0 + s, ... from column j0 = (col0 + p) / s
+                for (int b = 0; b < s; b++)
+                {
+                    int col0 = ((b - p) % s + s) % s;
+                    float* dst = planes + (long)b * l.Plane + (col0 + p) / s;
+                    for (int col = col0, j = 0; col < g.W; col += s, j++) dst[j] = src[col];
+                }
+            }
     }
 
-    // xp: padded input at the tile's first position; w: the panel (C*k*k x Rows); yp: Rows rows of the output, ld apart
-    /// <summary>acc[r, v] = sum over (c, kh, kw) of w[c, kh, kw, r] * xp[c*plane + kh*wp + kw + v*Width ..] (one FMA chain each),
+    // xp: phase planes at the tile's first position; taps: (count) offsets; w: the panel (count x Rows); yp: Rows rows of the output, ld apart
+    /// <summary>acc[r, v] = sum over taps t = (c, kh, kw) of w[t, r] * xp[taps[t] + v*Width ..] (one FMA chain each, in tap order),
     /// for <paramref name="vectors"/> vectors: 4 (16 accumulators, with 32 vector registers), 2 (8, with 16; or a tail) or 1 (the last tail).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TS, TV>(int vectors, float* xp, int plane, int wp, int channels, int k, float* w, float* yp, int ld)
+    private static void Tile<TS, TV>(int vectors, float* xp, int* taps, int count, float* w, float* yp, int ld)
         where TS : ISimd<TV> where TV : struct
     {
         int width = TS.Width;
         if (vectors == 4)
         {
             TV a00 = TS.Zero, a01 = TS.Zero, a02 = TS.Zero, a03 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a12 = TS.Zero, a13 = TS.Zero, a20 = TS.Zero, a21 = TS.Zero, a22 = TS.Zero, a23 = TS.Zero, a30 = TS.Zero, a31 = TS.Zero, a32 = TS.Zero, a33 = TS.Zero;
-            for (int c = 0; c < channels; c++)
-                for (int kh = 0; kh < k; kh++)
-                {
-                    float* row = xp + c * plane + kh * wp;
-                    for (int kw = 0; kw < k; kw++, w += Rows)
-                    {
-                        // acc[r, v] = fma(w[r], x[v], acc[r, v])
-                        TV x0 = TS.Load(row + kw), x1 = TS.Load(row + kw + 1 * width), x2 = TS.Load(row + kw + 2 * width), x3 = TS.Load(row + kw + 3 * width);
-                        TV wr;
-                        wr = TS.Broadcast(w[0]);
-                        a00 = TS.MulAdd(wr, x0, a00); a01 = TS.MulAdd(wr, x1, a01); a02 = TS.MulAdd(wr, x2, a02); a03 = TS.MulAdd(wr, x3, a03);
-                        wr = TS.Broadcast(w[1]);
-                        a10 = TS.MulAdd(wr, x0, a10); a11 = TS.MulAdd(wr, x1, a11); a12 = TS.MulAdd(wr, x2, a12); a13 = TS.MulAdd(wr, x3, a13);
-                        wr = TS.Broadcast(w[2]);
-                        a20 = TS.MulAdd(wr, x0, a20); a21 = TS.MulAdd(wr, x1, a21); a22 = TS.MulAdd(wr, x2, a22); a23 = TS.MulAdd(wr, x3, a23);
-                        wr = TS.Broadcast(w[3]);
-                        a30 = TS.MulAdd(wr, x0, a30); a31 = TS.MulAdd(wr, x1, a31); a32 = TS.MulAdd(wr, x2, a32); a33 = TS.MulAdd(wr, x3, a33);
-                    }
-                }
+            for (int t = 0; t < count; t++, w += Rows)
+            {
+                float* row = xp + taps[t];
+                // acc[r, v] = fma(w[r], x[v], acc[r, v])
+                TV x0 = TS.Load(row), x1 = TS.Load(row + 1 * width), x2 = TS.Load(row + 2 * width), x3 = TS.Load(row + 3 * width);
+                TV wr;
+                wr = TS.Broadcast(w[0]);
+                a00 = TS.MulAdd(wr, x0, a00); a01 = TS.MulAdd(wr, x1, a01); a02 = TS.MulAdd(wr, x2, a02); a03 = TS.MulAdd(wr, x3, a03);
+                wr = TS.Broadcast(w[1]);
+                a10 = TS.MulAdd(wr, x0, a10); a11 = TS.MulAdd(wr, x1, a11); a12 = TS.MulAdd(wr, x2, a12); a13 = TS.MulAdd(wr, x3, a13);
+                wr = TS.Broadcast(w[2]);
+                a20 = TS.MulAdd(wr, x0, a20); a21 = TS.MulAdd(wr, x1, a21); a22 = TS.MulAdd(wr, x2, a22); a23 = TS.MulAdd(wr, x3, a23);
+                wr = TS.Broadcast(w[3]);
+                a30 = TS.MulAdd(wr, x0, a30); a31 = TS.MulAdd(wr, x1, a31); a32 = TS.MulAdd(wr, x2, a32); a33 = TS.MulAdd(wr, x3, a33);
+            }
             Store<TS, TV>(yp + 0 * ld, a00, a01, a02, a03);
             Store<TS, TV>(yp + 1 * ld, a10, a11, a12, a13);
             Store<TS, TV>(yp + 2 * ld, a20, a21, a22, a23);
@@ -256,25 +307,21 @@ public static unsafe class DirectConvolution
         else if (vectors == 2)
         {
             TV a00 = TS.Zero, a01 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a20 = TS.Zero, a21 = TS.Zero, a30 = TS.Zero, a31 = TS.Zero;
-            for (int c = 0; c < channels; c++)
-                for (int kh = 0; kh < k; kh++)
-                {
-                    float* row = xp + c * plane + kh * wp;
-                    for (int kw = 0; kw < k; kw++, w += Rows)
-                    {
-                        // acc[r, v] = fma(w[r], x[v], acc[r, v])
-                        TV x0 = TS.Load(row + kw), x1 = TS.Load(row + kw + 1 * width);
-                        TV wr;
-                        wr = TS.Broadcast(w[0]);
-                        a00 = TS.MulAdd(wr, x0, a00); a01 = TS.MulAdd(wr, x1, a01);
-                        wr = TS.Broadcast(w[1]);
-                        a10 = TS.MulAdd(wr, x0, a10); a11 = TS.MulAdd(wr, x1, a11);
-                        wr = TS.Broadcast(w[2]);
-                        a20 = TS.MulAdd(wr, x0, a20); a21 = TS.MulAdd(wr, x1, a21);
-                        wr = TS.Broadcast(w[3]);
-                        a30 = TS.MulAdd(wr, x0, a30); a31 = TS.MulAdd(wr, x1, a31);
-                    }
-                }
+            for (int t = 0; t < count; t++, w += Rows)
+            {
+                float* row = xp + taps[t];
+                // acc[r, v] = fma(w[r], x[v], acc[r, v])
+                TV x0 = TS.Load(row), x1 = TS.Load(row + 1 * width);
+                TV wr;
+                wr = TS.Broadcast(w[0]);
+                a00 = TS.MulAdd(wr, x0, a00); a01 = TS.MulAdd(wr, x1, a01);
+                wr = TS.Broadcast(w[1]);
+                a10 = TS.MulAdd(wr, x0, a10); a11 = TS.MulAdd(wr, x1, a11);
+                wr = TS.Broadcast(w[2]);
+                a20 = TS.MulAdd(wr, x0, a20); a21 = TS.MulAdd(wr, x1, a21);
+                wr = TS.Broadcast(w[3]);
+                a30 = TS.MulAdd(wr, x0, a30); a31 = TS.MulAdd(wr, x1, a31);
+            }
             Store<TS, TV>(yp + 0 * ld, a00, a01);
             Store<TS, TV>(yp + 1 * ld, a10, a11);
             Store<TS, TV>(yp + 2 * ld, a20, a21);
@@ -283,25 +330,21 @@ public static unsafe class DirectConvolution
         else
         {
             TV a00 = TS.Zero, a10 = TS.Zero, a20 = TS.Zero, a30 = TS.Zero;
-            for (int c = 0; c < channels; c++)
-                for (int kh = 0; kh < k; kh++)
-                {
-                    float* row = xp + c * plane + kh * wp;
-                    for (int kw = 0; kw < k; kw++, w += Rows)
-                    {
-                        // acc[r, v] = fma(w[r], x[v], acc[r, v])
-                        TV x0 = TS.Load(row + kw);
-                        TV wr;
-                        wr = TS.Broadcast(w[0]);
-                        a00 = TS.MulAdd(wr, x0, a00);
-                        wr = TS.Broadcast(w[1]);
-                        a10 = TS.MulAdd(wr, x0, a10);
-                        wr = TS.Broadcast(w[2]);
-                        a20 = TS.MulAdd(wr, x0, a20);
-                        wr = TS.Broadcast(w[3]);
-                        a30 = TS.MulAdd(wr, x0, a30);
-                    }
-                }
+            for (int t = 0; t < count; t++, w += Rows)
+            {
+                float* row = xp + taps[t];
+                // acc[r, v] = fma(w[r], x[v], acc[r, v])
+                TV x0 = TS.Load(row);
+                TV wr;
+                wr = TS.Broadcast(w[0]);
+                a00 = TS.MulAdd(wr, x0, a00);
+                wr = TS.Broadcast(w[1]);
+                a10 = TS.MulAdd(wr, x0, a10);
+                wr = TS.Broadcast(w[2]);
+                a20 = TS.MulAdd(wr, x0, a20);
+                wr = TS.Broadcast(w[3]);
+                a30 = TS.MulAdd(wr, x0, a30);
+            }
             Store<TS, TV>(yp + 0 * ld, a00);
             Store<TS, TV>(yp + 1 * ld, a10);
             Store<TS, TV>(yp + 2 * ld, a20);
@@ -327,6 +370,7 @@ public static unsafe class DirectConvolution
     }
 
     [ThreadStatic] private static float[]? t_weights, t_input, t_output;
+    [ThreadStatic] private static int[]? t_taps;
 
     private static float[] Scratch(ref float[]? buffer, int length)
     {

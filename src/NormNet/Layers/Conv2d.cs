@@ -3,9 +3,10 @@ using NormNet.Kernels;
 namespace NormNet.Layers;
 
 /// <summary>2-D convolution over (N, C_in, H, W) input, as <c>torch.nn.Conv2d</c> (square kernel, equal stride
-/// and zero padding on both axes, no dilation or groups). Stride 1 with at least 32 patch rows runs as a direct convolution (<see cref="DirectConvolution"/>,
-/// forward and input gradient) with the weight gradient as im2col plus matrix products per chunk of images; other convolutions run
-/// entirely as im2col plus matrix products (<see cref="ConvolutionKernels"/>).</summary>
+/// and zero padding on both axes, no dilation or groups). A convolution of at least 32 patch rows runs its forward as a direct convolution
+/// (<see cref="DirectConvolution"/>, any stride) and, at stride 1, its input gradient too, with the weight gradient (and the input
+/// gradient at other strides) as im2col plus matrix products per chunk of images; other convolutions run entirely as im2col plus
+/// matrix products (<see cref="ConvolutionKernels"/>).</summary>
 /// <remarks>Weights start Kaiming-uniform with fan-in C_in*k*k and the bias U(-1/sqrt(fan-in), 1/sqrt(fan-in)), PyTorch's defaults.</remarks>
 public sealed class Conv2d : Module
 {
@@ -91,9 +92,19 @@ public sealed class Conv2d : Module
         var gradInput = RequiresInputGradient ? Reuse(ref _gradInput, _input!.Dims) : null;
         if (DirectConvolution.Preferred(g))
         {
-            // the forward kept no columns: the weight gradient unfolds each chunk of x itself; the input gradient is a direct convolution of dy
-            ConvolutionKernels.WeightGradient(gradOutput.ReadOnlySpan, _input!.ReadOnlySpan, g, OutChannels, Weight.Grad.Span, Bias is null ? default : Bias.Grad.Span);
-            if (gradInput is not null) DirectConvolution.InputGradient(gradOutput.ReadOnlySpan, Weight.Value.ReadOnlySpan, g, OutChannels, gradInput.Span);
+            // the forward kept no columns: the weight gradient unfolds each chunk of x itself; the input gradient is a direct
+            // convolution of dy at stride 1, else col2im of W^T dy per chunk
+            var db = Bias is null ? default : Bias.Grad.Span;
+            if (gradInput is not null && DirectConvolution.SupportsInputGradient(g))
+            {
+                ConvolutionKernels.WeightGradient(gradOutput.ReadOnlySpan, _input!.ReadOnlySpan, g, OutChannels, Weight.Grad.Span, db);
+                DirectConvolution.InputGradient(gradOutput.ReadOnlySpan, Weight.Value.ReadOnlySpan, g, OutChannels, gradInput.Span);
+            }
+            else
+            {
+                ConvolutionKernels.BackwardFromInput(gradOutput.ReadOnlySpan, _input!.ReadOnlySpan, Weight.Value.ReadOnlySpan, g, OutChannels,
+                    gradInput is null ? default : gradInput.Span, Weight.Grad.Span, db);
+            }
             return gradInput ?? Zeros(ref _zeros, _input!.Dims);
         }
         ConvolutionKernels.Backward(gradOutput.ReadOnlySpan, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), Weight.Value.ReadOnlySpan, g, OutChannels,

@@ -8,7 +8,8 @@ namespace NormNet.Tests.Kernels;
 /// <summary>The direct stride-1 convolution (forward and input gradient) and the weight gradient that unfolds its own
 /// columns, against the double reference at every vector width, on shapes whose padded-width outputs end in every kind of
 /// tail (full 4-vector tiles, one-vector tiles, a partial vector), output channels not a multiple of the 4-row tile,
-/// 1x1, 3x3 and 5x5 kernels with and without padding; and bit-identical results for 1 and 2 threads.</summary>
+/// 1x1, 3x3 and 5x5 kernels with and without padding; the forward at strides 2 and 3 (stride-phase planes); and
+/// bit-identical results for 1 and 2 threads.</summary>
 public class DirectConvolutionTests
 {
     public static TheoryData<int, int, int, int, int, int, int> Cases => new()
@@ -22,6 +23,57 @@ public class DirectConvolutionTests
         { 1, 2, 1, 1, 1, 3, 1 },      // a single pixel
         { 24, 16, 20, 20, 8, 3, 1 },  // on the workers
     };
+
+    /// <summary>n, c, h, w, cout, k, stride, padding: forwards at strides above 1.</summary>
+    public static TheoryData<int, int, int, int, int, int, int, int> StridedCases => new()
+    {
+        { 2, 16, 28, 28, 32, 3, 2, 1 }, // the resnet's first downsampling convolution, smaller batch
+        { 3, 5, 9, 7, 6, 3, 2, 1 },     // odd sizes: phase planes of unequal valid extents; a partial 4-row panel
+        { 2, 4, 11, 13, 7, 5, 3, 2 },   // 5x5, stride 3
+        { 2, 32, 7, 7, 9, 1, 2, 0 },    // 1x1, stride 2: only phase (0, 0) is read
+        { 1, 4, 6, 6, 5, 3, 2, 0 },     // no padding
+        { 1, 3, 2, 2, 2, 3, 2, 1 },     // a single output pixel
+        { 24, 16, 14, 14, 8, 3, 2, 1 }, // on the workers
+    };
+
+    public static IEnumerable<object[]> StridedCasesAtEveryWidth() =>
+        from object[] w in KernelWidths.Supported() from object[] c in StridedCases select w.Concat(c).ToArray();
+
+    [Theory, MemberData(nameof(StridedCasesAtEveryWidth))]
+    public void DirectForward_AtStridesAboveOne_MatchesReference(Width width, int n, int c, int h, int w, int cout, int k, int stride, int padding)
+    {
+        var g = new ConvGeometry(n, c, h, w, k, k, stride, padding);
+        Assert.True(DirectConvolution.Supports(g));
+        Assert.False(DirectConvolution.SupportsInputGradient(g));
+        var (x, wt, b, _) = Inputs(g, cout);
+        var y = new float[n * cout * g.OutPlane];
+        DirectConvolution.Forward(x, wt, b, g, cout, y, width.ToSimd());
+        var ry = new double[y.Length];
+        LayerReference.Conv2dForward(ToDouble(x), ToDouble(wt), ToDouble(b), g, cout, ry);
+        AssertClose(ry, y, 1e-5, "y");
+        var threads = new float[y.Length];
+        WithThreads(1, () => { DirectConvolution.Forward(x, wt, b, g, cout, threads, width.ToSimd()); return 0; });
+        Assert.Equal(y, threads);
+        var ex = Assert.Throws<ArgumentException>(() => DirectConvolution.InputGradient(new float[y.Length], wt, g, cout, new float[x.Length]));
+        Assert.Contains("stride 1", ex.Message);
+    }
+
+    [Theory, MemberData(nameof(StridedCases))]
+    public void BackwardFromInput_GivesTheBitsOfTheBackwardThatKeptColumns(int n, int c, int h, int w, int cout, int k, int stride, int padding)
+    {
+        var g = new ConvGeometry(n, c, h, w, k, k, stride, padding);
+        var (x, wt, b, dy) = Inputs(g, cout);
+        var (dx, dw, db) = (new float[x.Length], new float[wt.Length], new float[cout]);
+        ConvolutionKernels.BackwardFromInput(dy, x, wt, g, cout, dx, dw, db);
+        var cols = new float[g.N * g.PatchSize * g.OutPlane];
+        var (y, dx2, dw2, db2) = (new float[dy.Length], new float[x.Length], new float[wt.Length], new float[cout]);
+        ConvolutionKernels.Forward(x, wt, b, g, cout, cols, y);
+        ConvolutionKernels.Backward(dy, cols, wt, g, cout, dx2, dw2, db2);
+        Assert.Equal(dx2, dx);
+        Assert.Equal(dw2, dw);
+        Assert.Equal(db2, db);
+        Assert.Contains(dx, v => v != 0f);
+    }
 
     public static IEnumerable<object[]> CasesAtEveryWidth() =>
         from object[] w in KernelWidths.Supported() from object[] c in Cases select w.Concat(c).ToArray();
@@ -81,14 +133,18 @@ public class DirectConvolutionTests
         Assert.Equal(Run(1, true), Run(2, true));
     }
 
-    [Fact]
-    public void Layer_TakesTheDirectPathForWideStrideOneKernelsAndMatchesTheReference()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Layer_TakesTheDirectPathForWideKernelsAndMatchesTheReference(int stride)
     {
-        var g = new ConvGeometry(4, 32, 9, 9, 3, 3, 1, 1);
+        var g = new ConvGeometry(4, 32, 9, 9, 3, 3, stride, 1);
         Assert.True(DirectConvolution.Preferred(g));
         Assert.False(DirectConvolution.Preferred(g with { C = 1 }));
-        Assert.False(DirectConvolution.Supports(g with { Stride = 2 }));
-        var conv = new Conv2d(32, 10, 3, padding: 1, rng: new Rng(1));
+        Assert.True(DirectConvolution.Preferred(g with { Stride = 2 }));
+        Assert.False(DirectConvolution.SupportsInputGradient(g with { Stride = 2 }));
+        Assert.False(DirectConvolution.Supports(g with { Padding = 3 }));
+        var conv = new Conv2d(32, 10, 3, stride, padding: 1, rng: new Rng(1));
         var x = Tensor.FromArray(RandomNormal(g.N * 32 * 81, 5), 4, 32, 9, 9);
         var y = conv.Forward(x);
         var dy = RandomNormal(y.Length, 6);
@@ -108,8 +164,8 @@ public class DirectConvolutionTests
     public void UnsupportedGeometryOrWrongSizes_Throw()
     {
         var g = new ConvGeometry(1, 2, 5, 5, 3, 3, 2, 1);
-        var ex = Assert.Throws<ArgumentException>(() => DirectConvolution.Forward(new float[50], new float[36], default, g, 2, new float[18]));
-        Assert.Contains("stride 1", ex.Message);
+        var ex = Assert.Throws<ArgumentException>(() => DirectConvolution.Forward(new float[50], new float[36], default, g with { Padding = 3 }, 2, new float[50]));
+        Assert.Contains("padding below it", ex.Message);
         var ok = g with { Stride = 1 };
         ex = Assert.Throws<ArgumentException>(() => DirectConvolution.Forward(new float[49], new float[36], default, ok, 2, new float[50]));
         Assert.Contains("x 49 (expected 50)", ex.Message);

@@ -4,19 +4,20 @@ using static NormNet.Tests.TestUtil;
 namespace NormNet.Tests.Kernels;
 
 /// <summary>ReLU fused into the convolutions' epilogues gives the bits of the convolution followed by the ReLU kernel,
-/// on both paths (direct at every vector width, with and without bias; im2col plus products), NaN included.</summary>
+/// on both paths (direct at every vector width and several strides, with and without bias; im2col plus products), NaN included.</summary>
 public class FusedActivationTests
 {
     public static IEnumerable<object[]> DirectCases() =>
         from object[] w in KernelWidths.Supported()
-        from object[] c in DirectConvolutionTests.Cases
+        from object[] c in DirectConvolutionTests.Cases.Select(c => c.Take(6).Append(1).Append(c[6]).ToArray())
+            .Concat(DirectConvolutionTests.StridedCases)
         from bias in new[] { true, false }
         select w.Concat(c).Append(bias).ToArray();
 
     [Theory, MemberData(nameof(DirectCases))]
-    public void Direct_FusedRelu_IsTheReluOfTheForward(Width width, int n, int c, int h, int w, int cout, int k, int padding, bool bias)
+    public void Direct_FusedRelu_IsTheReluOfTheForward(Width width, int n, int c, int h, int w, int cout, int k, int stride, int padding, bool bias)
     {
-        var g = new ConvGeometry(n, c, h, w, k, k, 1, padding);
+        var g = new ConvGeometry(n, c, h, w, k, k, stride, padding);
         var (x, wt, b) = Inputs(g, cout, bias);
         var y = new float[n * cout * g.OutPlane];
         var fused = new float[y.Length];
