@@ -46,10 +46,11 @@ public static unsafe class DirectConvolution
     /// convolution with non-negative padding).</summary>
     public static bool SupportsInputGradient(ConvGeometry g) => Supports(g) && g.Stride == 1;
 
-    /// <summary>Whether a layer should take this path: supported, and at least 32 patch rows (measured, cnn batch 64, 2 threads:
-    /// the 32-channel 3x3 convolution ran at 147-162 GFLOP/s here against 99 for im2col plus products; the 1-channel one,
-    /// 9 patch rows, at 24-28 against 40-51, its few FMAs per output not paying for the padded copies).</summary>
-    public static bool Preferred(ConvGeometry g) => Supports(g) && g.PatchSize >= 32;
+    /// <summary>Whether a layer should take this path: supported, with a kernel wider than 1x1. Measured, batch 64, 1 and 2 threads,
+    /// against im2col plus products: 3x3 convolutions 1.2-2x faster with 1 input channel (the cnn's and resnet's first, once the
+    /// epilogue stored whole vectors), 3-4x with 3, 2-2.6x with 16-32, 1.3-1.8x at stride 2, and even at batch 1; 1x1 stride-2
+    /// convolutions (the resnet's shortcuts) 2.2-2.5x slower, their one tap per channel not paying for the phase planes.</summary>
+    public static bool Preferred(ConvGeometry g) => Supports(g) && g.KH > 1;
 
     // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; y: (N, Cout, OH, OW), overwritten
     /// <summary>y[n, o, i, j] = f(sum over (c, kh, kw) of w[o, c, kh, kw] x[n, c, i - p + kh, j - p + kw] (0 outside) + b[o]),
@@ -192,7 +193,8 @@ public static unsafe class DirectConvolution
         // the last tile reads up to the largest tap offset + qr - 1
         int length = Math.Max(a->MaxTap + qr, g.C * layout.S * layout.S * layout.Plane);
         float[] xpBuffer = Scratch(ref t_input, length);
-        float[] ypBuffer = Scratch(ref t_output, blocks * Rows * qr);
+        // the epilogue's last vector of a row may read up to a vector past the last channel's rows
+        float[] ypBuffer = Scratch(ref t_output, blocks * Rows * qr + TS.Width);
         fixed (float* xp = xpBuffer, yp = ypBuffer)
         {
             Gather(a->X + (long)n * g.C * g.H * g.W, g, layout, xp, length);
@@ -211,34 +213,41 @@ public static unsafe class DirectConvolution
 
     // yp: (Cout, qr) padded-width output rows (OH rows of wp each, the first OW valid); b: (Cout) or null -> y: (Cout, OH, OW)
     /// <summary>y[o, i, j] = f(yp[o, i * wp + j] + b[o]) (no addition without a bias, so the bits are the product's).</summary>
+    /// <remarks>Rows are stored in y's order a whole vector at a time, the last vector running past the row's end into the
+    /// next row, which is stored after it and overwrites those values (so rows narrower than a vector, or with a tail, take
+    /// no scalar loop); only a row whose last vector would run past this image's output ends in scalar stores.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Epilogue<TS, TV, TA>(float* yp, int qr, int wp, float* b, int cout, int oh, int ow, float* y)
         where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
     {
+        long end = (long)cout * oh * ow;
+        int whole = (ow + TS.Width - 1) / TS.Width * TS.Width;
         for (int o = 0; o < cout; o++)
             for (int i = 0; i < oh; i++)
             {
-                float* src = yp + (long)o * qr + i * wp, dst = y + ((long)o * oh + i) * ow;
-                if (b == null) StoreRow<TS, TV, TA>(src, dst, ow, 0f, false);
-                else StoreRow<TS, TV, TA>(src, dst, ow, b[o], true);
+                long start = ((long)o * oh + i) * ow;
+                float* src = yp + (long)o * qr + i * wp, dst = y + start;
+                int vectorEnd = start + whole <= end ? whole : ow / TS.Width * TS.Width;
+                if (b == null) StoreRow<TS, TV, TA>(src, dst, ow, vectorEnd, 0f, false);
+                else StoreRow<TS, TV, TA>(src, dst, ow, vectorEnd, b[o], true);
             }
     }
 
-    // dst[j] = f(src[j] + bias) (f(src[j]) without a bias), j < count
+    // dst[j] = f(src[j] + bias) (f(src[j]) without a bias), j < count: whole vectors below vectorEnd (a multiple of the width), then scalars
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TS, TV, TA>(float* src, float* dst, int count, float bias, bool hasBias)
+    private static void StoreRow<TS, TV, TA>(float* src, float* dst, int count, int vectorEnd, float bias, bool hasBias)
         where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
     {
         TV bv = TS.Broadcast(bias);
         int j = 0;
         if (hasBias)
         {
-            for (; j + TS.Width <= count; j += TS.Width) TS.Store(TA.Apply<TS, TV>(TS.Add(TS.Load(src + j), bv)), dst + j);
+            for (; j < vectorEnd; j += TS.Width) TS.Store(TA.Apply<TS, TV>(TS.Add(TS.Load(src + j), bv)), dst + j);
             for (; j < count; j++) dst[j] = TA.Apply<SimdScalar, float>(src[j] + bias);
         }
         else
         {
-            for (; j + TS.Width <= count; j += TS.Width) TS.Store(TA.Apply<TS, TV>(TS.Load(src + j)), dst + j);
+            for (; j < vectorEnd; j += TS.Width) TS.Store(TA.Apply<TS, TV>(TS.Load(src + j)), dst + j);
             for (; j < count; j++) dst[j] = TA.Apply<SimdScalar, float>(src[j]);
         }
     }

@@ -3,7 +3,7 @@ using NormNet.Kernels;
 namespace NormNet.Layers;
 
 /// <summary>2-D convolution over (N, C_in, H, W) input, as <c>torch.nn.Conv2d</c> (square kernel, equal stride
-/// and zero padding on both axes, no dilation or groups). A convolution of at least 32 patch rows runs its forward as a direct convolution
+/// and zero padding on both axes, no dilation or groups). A convolution with a kernel wider than 1x1 runs its forward as a direct convolution
 /// (<see cref="DirectConvolution"/>, any stride) and, at stride 1, its input gradient too, with the weight gradient (and the input
 /// gradient at other strides) as im2col plus matrix products per chunk of images; other convolutions run entirely as im2col plus
 /// matrix products (<see cref="ConvolutionKernels"/>).</summary>

@@ -140,7 +140,8 @@ public class DirectConvolutionTests
     {
         var g = new ConvGeometry(4, 32, 9, 9, 3, 3, stride, 1);
         Assert.True(DirectConvolution.Preferred(g));
-        Assert.False(DirectConvolution.Preferred(g with { C = 1 }));
+        Assert.True(DirectConvolution.Preferred(g with { C = 1 }));
+        Assert.False(DirectConvolution.Preferred(g with { KH = 1, KW = 1, Padding = 0 }));
         Assert.True(DirectConvolution.Preferred(g with { Stride = 2 }));
         Assert.False(DirectConvolution.SupportsInputGradient(g with { Stride = 2 }));
         Assert.False(DirectConvolution.Supports(g with { Padding = 3 }));
