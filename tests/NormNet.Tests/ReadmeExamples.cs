@@ -142,12 +142,15 @@ public sealed class ReadmeExamples : IDisposable
         //    b' = (b - mean) * gamma / sqrt(var + eps) + beta); a BN with nothing to fold into becomes a ChannelAffine.
         model.Eval();                                     // folding refuses a model in training mode
         Module folded = BatchNormFolding.Fold(model);
+        // 2b. The model to run for inference: BN folded, then each Conv2d and the ReLU after it fused into a ConvReLU2d.
+        Module inference = InferenceModel.Create(model);
         // 3. ONNX export (opset 15): input "input" (N, 1, 28, 28), output "output" (N, 10), N symbolic.
         OnnxExporter.Export(model, inputShape: [1, 28, 28], "cnn.onnx");              // with BatchNormalization nodes
         OnnxExporter.Export(model, Architectures.InputShapeOf("cnn"), "cnn-folded.onnx", fold: true);
         Console.WriteLine(OnnxModelInfo.Read("cnn.onnx"));  // ONNX IR 8, opset 15, NormNet ...: input (N, 1, 28, 28) -> output (N, 10); ...
         Assert.True(File.Exists("cnn.onnx") && File.Exists("cnn-folded.onnx"));
         Assert.DoesNotContain(folded.NamedModules(), m => m.Module is BatchNormBase);
+        Assert.Contains(inference.NamedModules(), m => m.Module is ConvReLU2d);
     }
 
     [Fact]
