@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Buffers;
 using System.Runtime.Intrinsics;
 using NormNet.Threading;
 
@@ -60,39 +59,35 @@ public static unsafe partial class BatchNorm
         shape.CheckLength(runningMean.Length, nameof(runningMean), shape.Channels);
         shape.CheckLength(runningVar.Length, nameof(runningVar), shape.Channels);
         int c = shape.Channels;
-        float[] coefficients = ArrayPool<float>.Shared.Rent(2 * c);
-        try
+        float[] coefficients = ThreadScratch.Get(ref t_coefficients, 2 * c);
+        for (int j = 0; j < c; j++)
         {
-            for (int j = 0; j < c; j++)
-            {
-                // alpha = gamma * invstd; shift = beta - mean * alpha
-                double alpha = (gamma.IsEmpty ? 1.0 : gamma[j]) / Math.Sqrt(runningVar[j] + eps);
-                coefficients[j] = (float)alpha;
-                coefficients[c + j] = (float)((beta.IsEmpty ? 0.0 : beta[j]) - runningMean[j] * alpha);
-            }
-            fixed (float* px = x, py = y, pc = coefficients)
-            {
-                var args = new Args { X = px, Y = py, Scale = pc, Shift = pc + c, N = shape.Outer, C = c, S = shape.Inner, Stream = Streams(shape) };
-                if (shape.Inner == 1)
-                {
-                    int chunks = RowChunks(shape.Outer, c, out args.RowsPerChunk, out args.SubRows);
-                    Parallelism.For(chunks, &args, &RowsScaleShiftChunk<TS, TV>);
-                }
-                else
-                {
-                    long planes = (long)shape.Outer * c;
-                    args.ChannelsPerChunk = (int)Math.Max(1, 32768 / shape.Inner); // planes per chunk here
-                    int chunks = shape.Elements < MinParallelElements ? 1 : (int)((planes + args.ChannelsPerChunk - 1) / args.ChannelsPerChunk);
-                    if (chunks == 1) args.ChannelsPerChunk = (int)planes;
-                    Parallelism.For(chunks, &args, &PlanesScaleShiftChunk<TS, TV>);
-                }
-            }
+            // alpha = gamma * invstd; shift = beta - mean * alpha
+            double alpha = (gamma.IsEmpty ? 1.0 : gamma[j]) / Math.Sqrt(runningVar[j] + eps);
+            coefficients[j] = (float)alpha;
+            coefficients[c + j] = (float)((beta.IsEmpty ? 0.0 : beta[j]) - runningMean[j] * alpha);
         }
-        finally
+        fixed (float* px = x, py = y, pc = coefficients)
         {
-            ArrayPool<float>.Shared.Return(coefficients);
+            var args = new Args { X = px, Y = py, Scale = pc, Shift = pc + c, N = shape.Outer, C = c, S = shape.Inner, Stream = Streams(shape) };
+            if (shape.Inner == 1)
+            {
+                int chunks = RowChunks(shape.Outer, c, out args.RowsPerChunk, out args.SubRows);
+                Parallelism.For(chunks, &args, &RowsScaleShiftChunk<TS, TV>);
+            }
+            else
+            {
+                long planes = (long)shape.Outer * c;
+                args.ChannelsPerChunk = (int)Math.Max(1, 32768 / shape.Inner); // planes per chunk here
+                int chunks = shape.Elements < MinParallelElements ? 1 : (int)((planes + args.ChannelsPerChunk - 1) / args.ChannelsPerChunk);
+                if (chunks == 1) args.ChannelsPerChunk = (int)planes;
+                Parallelism.For(chunks, &args, &PlanesScaleShiftChunk<TS, TV>);
+            }
         }
     }
+
+    [ThreadStatic] private static float[]? t_coefficients;
+    [ThreadStatic] private static double[]? t_runningStats;
 
     internal static void InferenceBackward<TS, TV>(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma,
         ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, BatchNormShape shape, double eps,
@@ -103,20 +98,13 @@ public static unsafe partial class BatchNorm
         shape.CheckLength(runningMean.Length, nameof(runningMean), shape.Channels);
         shape.CheckLength(runningVar.Length, nameof(runningVar), shape.Channels);
         int c = shape.Channels;
-        double[] stats = ArrayPool<double>.Shared.Rent(2 * c);
-        try
+        double[] stats = ThreadScratch.Get(ref t_runningStats, 2 * c);
+        for (int j = 0; j < c; j++)
         {
-            for (int j = 0; j < c; j++)
-            {
-                stats[j] = runningMean[j];
-                stats[c + j] = 1.0 / Math.Sqrt(runningVar[j] + eps);
-            }
-            Backward<TS, TV>(dy, x, gamma, stats.AsSpan(0, c), stats.AsSpan(c, c), shape, dx, dgamma, dbeta, frozen: true);
+            stats[j] = runningMean[j];
+            stats[c + j] = 1.0 / Math.Sqrt(runningVar[j] + eps);
         }
-        finally
-        {
-            ArrayPool<double>.Shared.Return(stats);
-        }
+        Backward<TS, TV>(dy, x, gamma, stats.AsSpan(0, c), stats.AsSpan(c, c), shape, dx, dgamma, dbeta, frozen: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using NormNet.Threading;
 
@@ -120,34 +119,29 @@ public static unsafe partial class SampleNorm
             rowsPerChunk = Math.Clamp(rowsPerChunk, MinElementwiseRows, BatchNormLoops.Block);
             chunks = (shape.Rows + rowsPerChunk - 1) / rowsPerChunk;
         }
-        double[]? partials = planar && wantParams ? ArrayPool<double>.Shared.Rent(2 * shape.Rows * shape.ChannelsPerGroup) : null;
+        double[]? partials = planar && wantParams ? ThreadScratch.Get(ref t_partials, 2 * shape.Rows * shape.ChannelsPerGroup) : null;
         int sumsLength = !planar && wantParams ? chunks * 2 * shape.Channels : 0;
-        float[]? sums = sumsLength > 0 ? ArrayPool<float>.Shared.Rent(sumsLength) : null;
-        try
+        float[]? sums = sumsLength > 0 ? ThreadScratch.Get(ref t_sums, sumsLength) : null;
+        if (sums is not null) Array.Clear(sums, 0, sumsLength);
+        fixed (float* pdy = dy, px = x, pdx = dx, pg = gamma, pdg = dgamma, pdb = dbeta)
+        fixed (double* pm = mean, pi = invstd, pp = partials)
+        fixed (float* ps = sums)
         {
-            if (sums is not null) Array.Clear(sums, 0, sumsLength);
-            fixed (float* pdy = dy, px = x, pdx = dx, pg = gamma, pdg = dgamma, pdb = dbeta)
-            fixed (double* pm = mean, pi = invstd, pp = partials)
-            fixed (float* ps = sums)
+            var args = new Args
             {
-                var args = new Args
-                {
-                    Dy = pdy, X = px, Dx = pdx, Gamma = gamma.IsEmpty ? null : pg,
-                    DGamma = dgamma.IsEmpty ? null : pdg, DBeta = dbeta.IsEmpty ? null : pdb,
-                    Mean = pm, Invstd = pi, Partials = pp, ChunkSums = ps, Shape = shape, RowsPerChunk = rowsPerChunk,
-                };
-                Parallelism.For(chunks, &args, &BackwardChunk<TS, TV>);
-                if (!wantParams) return;
-                if (planar) ReducePartials(ref args);
-                else ReduceChunkSums(ref args, chunks);
-            }
-        }
-        finally
-        {
-            if (partials is not null) ArrayPool<double>.Shared.Return(partials);
-            if (sums is not null) ArrayPool<float>.Shared.Return(sums);
+                Dy = pdy, X = px, Dx = pdx, Gamma = gamma.IsEmpty ? null : pg,
+                DGamma = dgamma.IsEmpty ? null : pdg, DBeta = dbeta.IsEmpty ? null : pdb,
+                Mean = pm, Invstd = pi, Partials = pp, ChunkSums = ps, Shape = shape, RowsPerChunk = rowsPerChunk,
+            };
+            Parallelism.For(chunks, &args, &BackwardChunk<TS, TV>);
+            if (!wantParams) return;
+            if (planar) ReducePartials(ref args);
+            else ReduceChunkSums(ref args, chunks);
         }
     }
+
+    [ThreadStatic] private static double[]? t_partials, t_totals;
+    [ThreadStatic] private static float[]? t_sums;
 
     /// <summary>Whole rows per chunk, at least ~32K elements each; one chunk for small inputs.</summary>
     private static int RowChunks(SampleNormShape shape, out int rowsPerChunk)
@@ -297,24 +291,17 @@ public static unsafe partial class SampleNorm
     private static void ReduceChunkSums(ref Args a, int chunks)
     {
         int width = 2 * a.Shape.Channels, channels = a.Shape.Channels;
-        double[] totals = ArrayPool<double>.Shared.Rent(width);
-        try
+        double[] totals = ThreadScratch.Get(ref t_totals, width);
+        Array.Clear(totals, 0, width);
+        for (int k = 0; k < chunks; k++)
         {
-            Array.Clear(totals, 0, width);
-            for (int k = 0; k < chunks; k++)
-            {
-                float* sums = a.ChunkSums + (long)k * width;
-                for (int j = 0; j < width; j++) totals[j] += sums[j];
-            }
-            for (int c = 0; c < channels; c++)
-            {
-                if (a.DGamma != null) a.DGamma[c] += (float)totals[c];
-                if (a.DBeta != null) a.DBeta[c] += (float)totals[channels + c];
-            }
+            float* sums = a.ChunkSums + (long)k * width;
+            for (int j = 0; j < width; j++) totals[j] += sums[j];
         }
-        finally
+        for (int c = 0; c < channels; c++)
         {
-            ArrayPool<double>.Shared.Return(totals);
+            if (a.DGamma != null) a.DGamma[c] += (float)totals[c];
+            if (a.DBeta != null) a.DBeta[c] += (float)totals[channels + c];
         }
     }
 
