@@ -79,7 +79,7 @@ public static unsafe class ConvolutionKernels
         var a = new Args { G = g, Cout = cout, InputGradient = !dx.IsEmpty };
         Plan(ref a);
         int groups = (a.Chunks + a.ChunksPerGroup - 1) / a.ChunksPerGroup;
-        float[] parts = Scratch(ref t_parts, groups * (cout * k + cout));
+        float[] parts = ThreadScratch.Get(ref t_parts, groups * (cout * k + cout));
         fixed (float* pdy = dy, pc = cols, pw = w, pdx = dx, pp = parts)
         {
             a.Dy = pdy; a.Cols = pc; a.W = pw; a.Dx = pdx; a.DwParts = pp; a.DbParts = pp + (long)groups * cout * k;
@@ -111,7 +111,7 @@ public static unsafe class ConvolutionKernels
         var a = new Args { G = g, Cout = cout, InputGradient = !dx.IsEmpty };
         Plan(ref a);
         int groups = (a.Chunks + a.ChunksPerGroup - 1) / a.ChunksPerGroup;
-        float[] parts = Scratch(ref t_parts, groups * (cout * k + cout));
+        float[] parts = ThreadScratch.Get(ref t_parts, groups * (cout * k + cout));
         fixed (float* pdy = dy, px = x, pw = w, pdx = dx, pp = parts)
         {
             a.Dy = pdy; a.X = px; a.W = pw; a.Dx = pdx; a.DwParts = pp; a.DbParts = pp + (long)groups * cout * k;
@@ -214,11 +214,11 @@ public static unsafe class ConvolutionKernels
             {
                 // no columns from the forward: unfold this chunk's images now, while they are used
                 // the scratch is on the pinned heap, so its address stays valid after this block
-                cols = (float*)Unsafe.AsPointer(ref Scratch(ref t_cols, k * n)[0]);
+                cols = (float*)Unsafe.AsPointer(ref ThreadScratch.Get(ref t_cols, k * n)[0]);
                 for (int i = 0; i < count; i++) Im2Col.UnfoldImage(a->X + (long)(first + i) * g.C * g.H * g.W, g, cols + (long)i * p, n);
             }
             // dyc (Cout x cnt*P) = dy[first .. first+cnt] side by side; db += its row sums
-            float[] dyBuffer = Scratch(ref t_out, cout * n);
+            float[] dyBuffer = ThreadScratch.Get(ref t_out, cout * n);
             fixed (float* dyc = dyBuffer)
             {
                 for (int i = 0; i < count; i++)
@@ -230,7 +230,7 @@ public static unsafe class ConvolutionKernels
             Gemm.Sgemm(false, true, cout, k, n, 1f, dyc2, n, new ReadOnlySpan<float>(cols, k * n), n, chunk == c0 ? 0f : 1f, dw, k);
             if (!a->InputGradient) continue;
             // dcols (K x cnt*P) = W^T (K x Cout) dyc (Cout x cnt*P); dx[first + i] = col2im(dcols[:, i*P ..])
-            float[] dcols = Scratch(ref t_dcols, k * n);
+            float[] dcols = ThreadScratch.Get(ref t_dcols, k * n);
             Gemm.Sgemm(true, false, k, n, cout, 1f, new ReadOnlySpan<float>(a->W, cout * k), k, dyc2, n, 0f, dcols.AsSpan(0, k * n), n);
             fixed (float* pd = dcols)
                 for (int i = 0; i < count; i++)
@@ -257,10 +257,4 @@ public static unsafe class ConvolutionKernels
     }
 
     [ThreadStatic] private static float[]? t_out, t_dcols, t_parts, t_cols;
-
-    private static float[] Scratch(ref float[]? buffer, int length)
-    {
-        if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<float>(length, pinned: true);
-        return buffer;
-    }
 }

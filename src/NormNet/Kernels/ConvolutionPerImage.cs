@@ -44,7 +44,7 @@ public static unsafe class ConvolutionPerImage
         int k = g.PatchSize, groups = Math.Min(g.N, WeightGradientGroups);
         Check(dx.IsEmpty ? (int)((long)g.N * g.C * g.H * g.W) : dx.Length, w.Length, db.Length, cols.Length, dy.Length, g, cout);
         if (dw.Length != cout * k) throw new ArgumentException($"Conv backward: dW has {dw.Length} elements, expected {cout * k}.");
-        float[] parts = Parts(groups * (cout * k + cout));
+        float[] parts = ThreadScratch.Get(ref _parts, groups * (cout * k + cout));
         fixed (float* pdy = dy, pc = cols, pw = w, pdx = dx, pp = parts)
         {
             var a = new Args
@@ -97,7 +97,7 @@ public static unsafe class ConvolutionPerImage
         float* db = a->DbParts + group * cout;
         dw.Clear();
         new Span<float>(db, cout).Clear();
-        float[]? scratch = a->InputGradient ? Scratch(k * p) : null;
+        float[]? scratch = a->InputGradient ? ThreadScratch.Get(ref _scratch, k * p) : null;
         for (int n = n0; n < n1; n++)
         {
             float* dy = a->Dy + (long)n * cout * p, cols = a->Cols + (long)n * k * p;
@@ -117,16 +117,4 @@ public static unsafe class ConvolutionPerImage
     }
 
     [ThreadStatic] private static float[]? _scratch, _parts;
-
-    private static float[] Parts(int length)
-    {
-        if (_parts is null || _parts.Length < length) _parts = GC.AllocateUninitializedArray<float>(length, pinned: true);
-        return _parts;
-    }
-
-    private static float[] Scratch(int length)
-    {
-        if (_scratch is null || _scratch.Length < length) _scratch = GC.AllocateUninitializedArray<float>(length, pinned: true);
-        return _scratch;
-    }
 }

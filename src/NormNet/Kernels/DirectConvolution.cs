@@ -132,7 +132,7 @@ public static unsafe class DirectConvolution
     {
         var layout = new PhaseLayout(g);
         int k = g.KH;
-        int[] taps = t_taps is { } t && t.Length >= g.PatchSize ? t : t_taps = new int[g.PatchSize];
+        int[] taps = ThreadScratch.Get(ref t_taps, g.PatchSize);
         max = 0;
         for (int c = 0, i = 0; c < g.C; c++)
             for (int kh = 0; kh < k; kh++)
@@ -145,7 +145,7 @@ public static unsafe class DirectConvolution
     private static float[] PackForward(ReadOnlySpan<float> w, int c, int cout, int k)
     {
         int taps = c * k * k, blocks = (cout + Rows - 1) / Rows;
-        float[] packed = Scratch(ref t_weights, blocks * Rows * taps);
+        float[] packed = ThreadScratch.Get(ref t_weights, blocks * Rows * taps);
         fixed (float* pw = w, pp = packed)
             for (int ob = 0; ob < blocks; ob++)
                 for (int r = 0; r < Rows; r++)
@@ -162,7 +162,7 @@ public static unsafe class DirectConvolution
     private static float[] PackTransposed(ReadOnlySpan<float> w, int c, int cout, int k)
     {
         int kk = k * k, taps = cout * kk, blocks = (c + Rows - 1) / Rows;
-        float[] packed = Scratch(ref t_weights, blocks * Rows * taps);
+        float[] packed = ThreadScratch.Get(ref t_weights, blocks * Rows * taps);
         for (int ob = 0; ob < blocks; ob++)
             for (int r = 0; r < Rows; r++)
             {
@@ -192,9 +192,9 @@ public static unsafe class DirectConvolution
         int vectors = TileVectors<TS, TV>(), span = vectors * TS.Width, q = oh * layout.Cols, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
         // the last tile reads up to the largest tap offset + qr - 1
         int length = Math.Max(a->MaxTap + qr, g.C * layout.S * layout.S * layout.Plane);
-        float[] xpBuffer = Scratch(ref t_input, length);
+        float[] xpBuffer = ThreadScratch.Get(ref t_input, length);
         // the epilogue's last vector of a row may read up to a vector past the last channel's rows
-        float[] ypBuffer = Scratch(ref t_output, blocks * Rows * qr + TS.Width);
+        float[] ypBuffer = ThreadScratch.Get(ref t_output, blocks * Rows * qr + TS.Width);
         fixed (float* xp = xpBuffer, yp = ypBuffer)
         {
             Gather(a->X + (long)n * g.C * g.H * g.W, g, layout, xp, length);
@@ -380,10 +380,4 @@ public static unsafe class DirectConvolution
 
     [ThreadStatic] private static float[]? t_weights, t_input, t_output;
     [ThreadStatic] private static int[]? t_taps;
-
-    private static float[] Scratch(ref float[]? buffer, int length)
-    {
-        if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<float>(length, pinned: true);
-        return buffer;
-    }
 }
