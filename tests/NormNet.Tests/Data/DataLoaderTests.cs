@@ -177,22 +177,24 @@ public class DataLoaderTests
         var data = Set(50, h: 7, w: 7);
         var loader = new DataLoader(data, batchSize: 8, seed: 4, layout: InputLayout.Image, standardizer: Standardizer.Fit(data));
         for (int i = 0; i < 20; i++) loader.Next(); // warm-up: buffers for full and last batches, JIT
-        long before = GC.GetAllocatedBytesForCurrentThread();
         int labels = 0;
-        for (int i = 0; i < 100; i++) labels += loader.Next().Labels[0]; // crosses 14 epoch boundaries
-        long during = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(during == 0, $"Next() allocated {during} bytes in 100 batches");
+        SteadyStateAllocation.AssertNone(() =>
+        {
+            for (int i = 0; i < 100; i++) labels += loader.Next().Labels[0]; // crosses 14 epoch boundaries
+        }, "Next(), 100 batches");
 
         // the epoch enumerator is one object per epoch, nothing per batch
-        long first = 0;
-        int count = 0;
-        foreach (var batch in loader.EnumerateEpoch())
+        SteadyStateAllocation.AssertNone(() =>
         {
-            if (count++ == 0) first = GC.GetAllocatedBytesForCurrentThread();
-            labels += batch.Labels[0];
-        }
-        long perEpoch = GC.GetAllocatedBytesForCurrentThread() - first;
-        Assert.True(perEpoch == 0, $"EnumerateEpoch allocated {perEpoch} bytes after its first batch");
+            long first = 0;
+            int count = 0;
+            foreach (var batch in loader.EnumerateEpoch())
+            {
+                if (count++ == 0) first = GC.GetAllocatedBytesForCurrentThread();
+                labels += batch.Labels[0];
+            }
+            return GC.GetAllocatedBytesForCurrentThread() - first;
+        }, "EnumerateEpoch after its first batch");
         Assert.True(labels >= 0);
     }
 

@@ -178,9 +178,6 @@ public class BatchNormLayerTests
             }
         }
         Steps(3);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Steps(20);
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        Assert.True(after == before, $"{after - before} bytes allocated over 20 train and eval steps");
+        SteadyStateAllocation.AssertNone(() => Steps(20), "20 train and eval steps");
     }
 }

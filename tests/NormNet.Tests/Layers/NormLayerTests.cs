@@ -112,9 +112,10 @@ public class NormLayerTests
             var x = Tensor.FromArray(RandomNormal(shape.Aggregate(1, (a, b) => a * b), 1, 0.5, 2), shape);
             var g = Tensor.FromArray(RandomNormal(x.Length, 2), shape);
             for (int i = 0; i < 3; i++) { layer.Forward(x); layer.Backward(g); }
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 5; i++) { layer.Forward(x); layer.Backward(g); }
-            Assert.True(GC.GetAllocatedBytesForCurrentThread() - before == 0, $"{layer.GetType().Name} allocated in steady state");
+            SteadyStateAllocation.AssertNone(() =>
+            {
+                for (int i = 0; i < 5; i++) { layer.Forward(x); layer.Backward(g); }
+            }, $"{layer.GetType().Name}, 5 steps");
         }
     }
 }

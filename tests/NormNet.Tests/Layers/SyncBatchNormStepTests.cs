@@ -82,10 +82,7 @@ public class SyncBatchNormStepTests
             }
         }
         Steps(3);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Steps(10);
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        Assert.True(after == before, $"{after - before} bytes allocated over 10 synchronized training steps");
+        SteadyStateAllocation.AssertNone(() => Steps(10), "10 synchronized training steps");
     }
 
     private static void AssertClose(float[] expected, float[] actual, double abs, double rel, string what)

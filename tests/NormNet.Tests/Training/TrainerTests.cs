@@ -97,10 +97,10 @@ public sealed class TrainerTests : IDisposable
         // a gen-2 collection (which any other test may trigger) must not make the next steps allocate: it drops cached
         // reflection data such as Type.Name's, which made this test fail now and then with 208 bytes
         GC.Collect(2, GCCollectionMode.Forced, blocking: true);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++) trainer.RunStep();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated == 0, $"{arch}: {allocated} bytes allocated over 10 steady-state training steps");
+        SteadyStateAllocation.AssertNone(() =>
+        {
+            for (int i = 0; i < 10; i++) trainer.RunStep();
+        }, $"{arch}, 10 training steps");
         return 0;
     });
 
