@@ -142,7 +142,8 @@ public sealed class ReadmeExamples : IDisposable
         //    b' = (b - mean) * gamma / sqrt(var + eps) + beta); a BN with nothing to fold into becomes a ChannelAffine.
         model.Eval();                                     // folding refuses a model in training mode
         Module folded = BatchNormFolding.Fold(model);
-        // 2b. The model to run for inference: BN folded, then each Conv2d and the ReLU after it fused into a ConvReLU2d.
+        // 2b. The model to run for inference: BN folded, each Conv2d and the ReLU after it fused into a ConvReLU2d,
+        //     each Linear frozen with its weight transposed once (FrozenLinear).
         Module inference = InferenceModel.Create(model);
         // 3. ONNX export (opset 15): input "input" (N, 1, 28, 28), output "output" (N, 10), N symbolic.
         OnnxExporter.Export(model, inputShape: [1, 28, 28], "cnn.onnx");              // with BatchNormalization nodes
@@ -151,6 +152,7 @@ public sealed class ReadmeExamples : IDisposable
         Assert.True(File.Exists("cnn.onnx") && File.Exists("cnn-folded.onnx"));
         Assert.DoesNotContain(folded.NamedModules(), m => m.Module is BatchNormBase);
         Assert.Contains(inference.NamedModules(), m => m.Module is ConvReLU2d);
+        Assert.Contains(inference.NamedModules(), m => m.Module is FrozenLinear);
     }
 
     [Fact]

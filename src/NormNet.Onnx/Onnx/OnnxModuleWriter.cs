@@ -26,6 +26,8 @@ internal sealed partial class OnnxModuleWriter(OnnxGraphBuilder graph)
                 return WriteResidual(residual, path, x, shape);
             case Linear linear:
                 return WriteLinear(linear, path, x, shape);
+            case FrozenLinear frozen:
+                return WriteFrozenLinear(frozen, path, x, shape);
             case Conv2d conv:
                 return WriteConv(conv, path, x, shape);
             case ConvReLU2d fused:
@@ -60,7 +62,7 @@ internal sealed partial class OnnxModuleWriter(OnnxGraphBuilder graph)
                 return (graph.AddNode("Flatten", path, [x], Int("axis", 1)), [shape[0], Product(shape.AsSpan(1))]);
             default:
                 throw new NotSupportedException(
-                    $"ONNX export does not support {BatchNormFolding.Describe(module, path)}; supported: Sequential, Residual, Linear, Conv2d, ConvReLU2d, " +
+                    $"ONNX export does not support {BatchNormFolding.Describe(module, path)}; supported: Sequential, Residual, Linear, FrozenLinear, Conv2d, ConvReLU2d, " +
                     "BatchNorm1d/2d/3d, FrozenBatchNorm2d, BatchRenorm1d/2d, GroupNorm, LayerNorm, InstanceNorm1d/2d, ChannelAffine, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout.");
         }
     }
@@ -85,6 +87,15 @@ internal sealed partial class OnnxModuleWriter(OnnxGraphBuilder graph)
         var inputs = new List<string> { x, Parameter(path, "weight", linear.Weight.Value) };
         if (linear.Bias is not null) inputs.Add(Parameter(path, "bias", linear.Bias.Value));
         return (graph.AddNode("Gemm", path, [.. inputs], Int("transB", 1)), [shape[0], linear.OutFeatures]);
+    }
+
+    private (string, int[]) WriteFrozenLinear(FrozenLinear linear, string path, string x, int[] shape)
+    {
+        Expect(shape.Length == 2 && shape[1] == linear.InFeatures, linear, path, shape, $"(N, {linear.InFeatures})");
+        // y = x W^T + b, with W^T (in, out) stored
+        var inputs = new List<string> { x, Parameter(path, "weight_t", linear.WeightTransposed) };
+        if (linear.Bias is not null) inputs.Add(Parameter(path, "bias", linear.Bias));
+        return (graph.AddNode("Gemm", path, [.. inputs]), [shape[0], linear.OutFeatures]);
     }
 
     private (string, int[]) WriteConv(Conv2d conv, string path, string x, int[] shape)

@@ -5,10 +5,13 @@ namespace NormNet.Deployment;
 /// <summary>
 /// Builds the network to deploy from a trained one: batch norm folded into the layer before it
 /// (<see cref="BatchNormFolding.Fold"/>), then each <see cref="Conv2d"/> directly followed by a <see cref="ReLU"/> fused
-/// into one <see cref="ConvReLU2d"/>, whose ReLU costs no pass of its own over the output.
+/// into one <see cref="ConvReLU2d"/>, whose ReLU costs no pass of its own over the output, and each <see cref="Linear"/>
+/// made a <see cref="FrozenLinear"/>, whose weight is transposed once here instead of on every call.
 /// </summary>
 /// <remarks>The result is a new model in eval mode (the input model is not changed) that computes what the input model
-/// computes in eval mode, up to the rounding of folding (the fused ReLU changes no bits). Children are renumbered where
+/// computes in eval mode, up to the rounding of folding (the fused ReLU and the frozen Linear layers change no bits). It is
+/// a snapshot: its weights are copies, buffers rather than parameters, so train the input model and build the inference
+/// model again to deploy new weights. Children are renumbered where
 /// layers were merged, as folding does. Fusing looks inside nested <see cref="Sequential"/>s and <see cref="Residual"/>
 /// bodies and shortcuts, as folding does.</remarks>
 public static class InferenceModel
@@ -24,11 +27,13 @@ public static class InferenceModel
     }
 
     /// <summary>The same layers with each Conv2d + ReLU pair of a Sequential replaced by a ConvReLU2d holding that Conv2d
-    /// (the layers are moved into the new containers, not copied: for a model that is itself a fresh copy).</summary>
+    /// and each Linear by a FrozenLinear (the other layers are moved into the new containers, not copied: for a model that
+    /// is itself a fresh copy).</summary>
     internal static Module Fuse(Module module) => module switch
     {
         Sequential sequential => FuseSequential(sequential),
         Residual residual => new Residual(Fuse(residual.Body), residual.Shortcut is null ? null : Fuse(residual.Shortcut)),
+        Linear linear => new FrozenLinear(linear),
         _ => module,
     };
 

@@ -5,7 +5,8 @@ using static NormNet.Tests.TestUtil;
 
 namespace NormNet.Tests.Deployment;
 
-/// <summary>The inference model: BN folded, each Conv2d + ReLU fused into a ConvReLU2d (also inside residual blocks), the
+/// <summary>The inference model: BN folded, each Conv2d + ReLU fused into a ConvReLU2d (also inside residual blocks), each
+/// Linear frozen (W^T kept), the
 /// bits of the folded model, the input model untouched, refusal in training mode; and its ONNX export in ONNX Runtime.</summary>
 public class InferenceModelTests
 {
@@ -27,6 +28,7 @@ public class InferenceModelTests
         Assert.True(expectedFused >= 2, $"{arch} has {expectedFused} Conv2d + ReLU pairs after folding");
         Assert.Equal(expectedFused, fusedCount);
         Assert.Equal(0, CountConvThenReLU(inference));
+        AssertEveryLinearFrozen(BatchNormFolding.Fold(model), inference);
         Assert.Equal(before, model.StateEntries().Select(e => e.Tensor?.ToArray()).ToList());
 
         var x = Tensor.FromArray(RandomNormal(6 * 28 * 28, 41), 6, 1, 28, 28);
@@ -52,6 +54,35 @@ public class InferenceModelTests
         var again = BatchNormFolding.Fold(inference);
         var x = Tensor.FromArray(RandomNormal(2 * 28 * 28, 6), 2, 1, 28, 28);
         Assert.Equal(inference.Forward(x).ToArray(), again.Forward(x).ToArray());
+    }
+
+    [Fact]
+    public void InferenceModel_OfAnMlp_FreezesEveryLinear_AndGivesTheFoldedModelsBits()
+    {
+        var model = Architectures.Create("mlp-sigmoid", true, new Rng(7));
+        RandomizeState(model, 70);
+        model.Eval();
+        var inference = InferenceModel.Create(model);
+        AssertEveryLinearFrozen(BatchNormFolding.Fold(model), inference);
+        Assert.Empty(inference.NamedParameters()); // a snapshot: buffers only
+
+        foreach (int n in new[] { 1, 7, 150 }) // W^T read in place, and packed past 144 rows
+        {
+            var x = Tensor.FromArray(RandomNormal(n * 784, 71 + n), n, 784);
+            Assert.Equal(BatchNormFolding.Fold(model).Forward(x).ToArray(), inference.Forward(x).ToArray());
+        }
+        var x7 = Tensor.FromArray(RandomNormal(7 * 784, 78), 7, 784);
+        var (onnx, shape) = OnnxExportTests.RunOnnx(OnnxExporter.ToBytes(inference, [784]), x7);
+        Assert.Equal([7L, 10L], shape);
+        AssertClose(inference.Forward(x7).ToArray(), onnx, 1e-5, "mlp inference model in ONNX Runtime");
+    }
+
+    private static void AssertEveryLinearFrozen(Module folded, Module inference)
+    {
+        int linears = folded.NamedModules().Count(m => m.Module is Linear);
+        Assert.True(linears >= 1, "the folded model has no Linear layer");
+        Assert.Equal(linears, inference.NamedModules().Count(m => m.Module is FrozenLinear));
+        Assert.DoesNotContain(inference.NamedModules(), m => m.Module is Linear);
     }
 
     /// <summary>Conv2d layers directly followed by a ReLU in a Sequential, at any depth.</summary>

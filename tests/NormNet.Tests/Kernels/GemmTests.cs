@@ -222,6 +222,30 @@ public class GemmTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>B stored transposed or not gives the same bits: only where the product reads B from differs (packed
+    /// from rows, packed from columns, or read in place up to 144 rows of op(A)), which is what FrozenLinear relies on.</summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void StoringBTransposed_ChangesNoBits(Width w)
+    {
+        const int n = 45, k = 300; // a partial last panel at every width; two k blocks
+        var b = RandomNormal(n * k, 31); // (n, k): op(B) = B^T
+        var bt = new float[k * n];        // (k, n): op(B) = B^T as stored
+        for (int j = 0; j < n; j++)
+            for (int p = 0; p < k; p++) bt[p * n + j] = b[j * k + p];
+        foreach (int m in new[] { 1, 3, 60, 144, 150 })
+        {
+            var a = RandomNormal(m * k, 32 + m);
+            var c0 = RandomNormal(m * n, 33);
+            var viaTranspose = (float[])c0.Clone();
+            var inPlace = (float[])c0.Clone();
+            Sgemm(w, false, true, m, n, k, 0.75f, a, k, b, k, 0.5f, viaTranspose, n);
+            Sgemm(w, false, false, m, n, k, 0.75f, a, k, bt, n, 0.5f, inPlace, n);
+            Assert.True(viaTranspose.AsSpan().SequenceEqual(inPlace), $"{w}, m = {m}: B^T stored gives other bits than B transposed");
+            Assert.NotEqual(c0, inPlace);
+        }
+    }
+
     [Fact]
     public void Results_AreBitIdenticalAcrossVectorWidths()
     {
