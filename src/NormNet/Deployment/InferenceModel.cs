@@ -10,8 +10,8 @@ namespace NormNet.Deployment;
 /// </summary>
 /// <remarks>The result is a new model in eval mode (the input model is not changed) that computes what the input model
 /// computes in eval mode, up to the rounding of folding (the fused ReLU and the frozen Linear layers change no bits). It is
-/// a snapshot: its weights are copies, buffers rather than parameters, so train the input model and build the inference
-/// model again to deploy new weights. Children are renumbered where
+/// a snapshot: its weights are copies (the Linear ones transposed, as buffers), so train the input model and build the
+/// inference model again to deploy new weights. Children are renumbered where
 /// layers were merged, as folding does. Fusing looks inside nested <see cref="Sequential"/>s and <see cref="Residual"/>
 /// bodies and shortcuts, as folding does.</remarks>
 public static class InferenceModel
