@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using NormNet.Threading;
 
 namespace NormNet.Kernels;
@@ -148,14 +150,33 @@ public static unsafe class DirectConvolution
         float[] packed = ThreadScratch.Get(ref t_weights, blocks * Rows * taps);
         fixed (float* pw = w, pp = packed)
             for (int ob = 0; ob < blocks; ob++)
+            {
+                float* dst = pp + (long)ob * taps * Rows;
+                int rows = Math.Min(Rows, cout - ob * Rows), t = 0;
+                if (Sse.IsSupported && Rows == 4)
+                    for (; t + 4 <= taps; t += 4) Interleave4(pw + (long)ob * Rows * taps + t, taps, rows, dst + t * Rows);
                 for (int r = 0; r < Rows; r++)
                 {
                     int o = ob * Rows + r;
-                    float* dst = pp + (long)ob * taps * Rows + r, src = pw + (long)o * taps;
-                    if (o < cout) for (int t = 0; t < taps; t++) dst[t * Rows] = src[t];
-                    else for (int t = 0; t < taps; t++) dst[t * Rows] = 0f;
+                    float* src = pw + (long)o * taps;
+                    for (int i = t; i < taps; i++) dst[i * Rows + r] = o < cout ? src[i] : 0f;
                 }
+            }
         return packed;
+    }
+
+    // src: Rows rows ld apart (the first `rows` present) -> dst[j * 4 + r] = src[r * ld + j] (0 for r >= rows), j < 4: a 4 x 4 transpose
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleave4(float* src, nint ld, int rows, float* dst)
+    {
+        Vector128<float> r0 = Sse.LoadVector128(src), r1 = rows > 1 ? Sse.LoadVector128(src + ld) : default;
+        Vector128<float> r2 = rows > 2 ? Sse.LoadVector128(src + 2 * ld) : default, r3 = rows > 3 ? Sse.LoadVector128(src + 3 * ld) : default;
+        // t0 = a0 b0 a1 b1, t1 = a2 b2 a3 b3, t2 = c0 d0 c1 d1, t3 = c2 d2 c3 d3
+        Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackHigh(r0, r1), t2 = Sse.UnpackLow(r2, r3), t3 = Sse.UnpackHigh(r2, r3);
+        Sse.Store(dst, Sse.MoveLowToHigh(t0, t2));      // a0 b0 c0 d0
+        Sse.Store(dst + 4, Sse.MoveHighToLow(t2, t0));  // a1 b1 c1 d1
+        Sse.Store(dst + 8, Sse.MoveLowToHigh(t1, t3));  // a2 b2 c2 d2
+        Sse.Store(dst + 12, Sse.MoveHighToLow(t3, t1)); // a3 b3 c3 d3
     }
 
     // w: (Cout, C, k, k) -> the panels of w'[c, o, kh, kw] = w[o, c, k - 1 - kh, k - 1 - kw] (C outputs, Cout inputs)
