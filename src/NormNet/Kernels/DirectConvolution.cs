@@ -130,16 +130,20 @@ public static unsafe class DirectConvolution
     }
 
     // -> taps[(c * k + kh) * k + kw] = offset(c, kh, kw), in the weights' (c, kh, kw) order
+    /// <summary>The tap offsets: offset(c, kh, kw) = c * s * s * plane + offset(0, kh, kw), so the divisions of the
+    /// phase arithmetic run k * k times, not once per tap (576 taps of a 64-channel 3x3 convolution, 4 divisions each,
+    /// were a measurable part of a batch-1 forward).</summary>
     private static int[] Taps(ConvGeometry g, out int max)
     {
         var layout = new PhaseLayout(g);
-        int k = g.KH;
+        int k = g.KH, kk = k * k, channelStride = layout.S * layout.S * layout.Plane;
         int[] taps = ThreadScratch.Get(ref t_taps, g.PatchSize);
+        for (int t = 0; t < kk; t++) taps[t] = layout.Offset(0, t / k, t % k);
         max = 0;
-        for (int c = 0, i = 0; c < g.C; c++)
-            for (int kh = 0; kh < k; kh++)
-                for (int kw = 0; kw < k; kw++, i++)
-                    max = Math.Max(max, taps[i] = layout.Offset(c, kh, kw));
+        for (int t = 0; t < kk; t++) max = Math.Max(max, taps[t]);
+        for (int c = 1, i = kk; c < g.C; c++)
+            for (int t = 0; t < kk; t++, i++) taps[i] = c * channelStride + taps[t];
+        if (g.C > 1) max += (g.C - 1) * channelStride;
         return taps;
     }
 
