@@ -155,6 +155,11 @@ internal static unsafe class GemmDriver
         float* c, nint ldc, float alpha, float beta, float* tile) where TK : IGemmKernel
     {
         int mr = TK.Mr, nr = TK.Nr;
+        if (mc < RowTileRows)
+        {
+            RowsBlock<TK>(mc, nc, kc, packA, bInPlace, ldb, packB, c, ldc, alpha, beta, tile);
+            return;
+        }
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
@@ -170,16 +175,8 @@ internal static unsafe class GemmDriver
                 else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, a, b, bStride, ct, ldc, alpha, beta);
                 else if (rows < RowTileRows)
                 {
-                    // a few rows (m = 1: a batch-1 Linear): each alone, not a full tile of which most rows are padding
-                    for (int i = 0; i < rows; i++)
-                    {
-                        if (cols == nr) TK.RunRow(kc, a + i, b, bStride, ct + i * ldc, alpha, beta);
-                        else
-                        {
-                            TK.RunRow(kc, a + i, b, bStride, tile, 1f, 0f);
-                            MergeEdge(tile, nr, ct + i * ldc, ldc, 1, cols, alpha, beta);
-                        }
-                    }
+                    // the last few rows of a taller block: each alone, not a full tile of which most rows are padding
+                    for (int i = 0; i < rows; i++) RowPanel<TK>(kc, a + i, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
                 }
                 else
                 {
@@ -189,6 +186,46 @@ internal static unsafe class GemmDriver
                     MergeEdge(tile, nr, ct, ldc, rows, cols, alpha, beta);
                 }
             }
+        }
+    }
+
+    // C block (mc x nc, ldc), mc < RowTileRows: as Block, one row at a time, four full panels per pass where there are four
+    /// <summary>A block of a few rows (m = 1: a batch-1 Linear): each row alone, over four panels of B at once while four
+    /// full ones remain (eight FMA chains per step, <see cref="IGemmKernel.RunRow4"/>), then panel by panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsBlock<TK>(int mc, int nc, int kc, float* packA, float* bInPlace, nint ldb, float* packB,
+        float* c, nint ldc, float alpha, float beta, float* tile) where TK : IGemmKernel
+    {
+        int nr = TK.Nr, full = nc / nr * nr;
+        // full panels: in place (ldb apart, each nr columns on) or packed (nr apart, each kc * nr on)
+        nint stride = bInPlace != null ? ldb : nr, step = bInPlace != null ? nr : (nint)kc * nr;
+        float* first = bInPlace != null ? bInPlace : packB;
+        for (int i = 0; i < mc; i++)
+        {
+            float* a = packA + i, ci = c + i * ldc;
+            int jr = 0;
+            for (; jr + 4 * nr <= full; jr += 4 * nr)
+                TK.RunRow4(kc, a, first + jr / nr * step, step, stride, ci + jr, alpha, beta);
+            for (; jr < nc; jr += nr)
+            {
+                int cols = Math.Min(nr, nc - jr);
+                // a partial last panel is packed: at packB when reading in place, else after the full ones
+                float* b = cols == nr ? first + jr / nr * step : bInPlace != null ? packB : packB + (nint)jr * kc;
+                RowPanel<TK>(kc, a, b, cols == nr ? stride : nr, cols, ci + jr, alpha, beta, tile);
+            }
+        }
+    }
+
+    // c[0 .. cols) = alpha * (row a) * (panel b: kc x nr, row stride bStride) + beta * c, cols <= nr
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowPanel<TK>(int kc, float* a, float* b, nint bStride, int cols, float* c, float alpha, float beta, float* tile)
+        where TK : IGemmKernel
+    {
+        if (cols == TK.Nr) TK.RunRow(kc, a, b, bStride, c, alpha, beta);
+        else
+        {
+            TK.RunRow(kc, a, b, bStride, tile, 1f, 0f);
+            MergeEdge(tile, TK.Nr, c, 0, 1, cols, alpha, beta);
         }
     }
 
