@@ -153,7 +153,7 @@ public static class BatchNormFolding
             case ConvReLU2d f:
                 return new ConvReLU2d((Conv2d)Copy(f.Conv, Join(path, "0")));
             case FrozenLinear f:
-                return new FrozenLinear(f.WeightTransposed, f.Bias);
+                return f.Copy();
             case ChannelAffine a:
                 return new ChannelAffine(a.Scale.Value.ToArray(), a.Shift.Value.ToArray());
             case MaxPool2d p: return new MaxPool2d(p.KernelSize, p.Stride, p.Padding);

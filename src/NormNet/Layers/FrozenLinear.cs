@@ -22,39 +22,27 @@ public sealed class FrozenLinear : Module
 
     /// <summary>A frozen copy of <paramref name="linear"/>'s weight (transposed) and bias.</summary>
     public FrozenLinear(Linear linear)
-        : this(Transpose(linear), linear.Bias?.Value)
-    {
-    }
-
-    /// <summary>A layer holding copies of <paramref name="weightTransposed"/> (in, out) and <paramref name="bias"/> (out).</summary>
-    internal FrozenLinear(Tensor weightTransposed, Tensor? bias)
-    {
-        if (weightTransposed.Rank != 2 || bias is not null && (bias.Rank != 1 || bias.Length != weightTransposed.Dim(1)))
-            throw new ArgumentException($"FrozenLinear expected W^T (in, out) and a bias (out), got {weightTransposed.ShapeString} and {bias?.ShapeString ?? "none"}.");
-        InFeatures = weightTransposed.Dim(0);
-        OutFeatures = weightTransposed.Dim(1);
-        _weightT = new TensorBuffer(Tensor.Zeros(InFeatures, OutFeatures));
-        _weightT.Value.CopyFrom(weightTransposed);
-        if (bias is not null)
-        {
-            _bias = new TensorBuffer(Tensor.Zeros(OutFeatures));
-            _bias.Value.CopyFrom(bias);
-        }
-    }
-
-    // W (out, in) -> W^T (in, out)
-    private static Tensor Transpose(Linear linear)
     {
         ArgumentNullException.ThrowIfNull(linear);
-        int o = linear.OutFeatures, n = linear.InFeatures;
+        (InFeatures, OutFeatures) = (linear.InFeatures, linear.OutFeatures);
+        _weightT = new TensorBuffer(Tensor.Zeros(InFeatures, OutFeatures));
         var w = linear.Weight.Value.ReadOnlySpan;
-        var t = Tensor.Zeros(n, o);
-        var ts = t.Span;
+        var t = _weightT.Value.Span;
         // W^T[i, j] = W[j, i]
-        for (int j = 0; j < o; j++)
-            for (int i = 0; i < n; i++) ts[i * o + j] = w[j * n + i];
-        return t;
+        for (int j = 0; j < OutFeatures; j++)
+            for (int i = 0; i < InFeatures; i++) t[i * OutFeatures + j] = w[j * InFeatures + i];
+        _bias = linear.Bias is null ? null : new TensorBuffer(linear.Bias.Value.Clone());
     }
+
+    private FrozenLinear(FrozenLinear source)
+    {
+        (InFeatures, OutFeatures) = (source.InFeatures, source.OutFeatures);
+        _weightT = new TensorBuffer(source.WeightTransposed.Clone());
+        _bias = source.Bias is null ? null : new TensorBuffer(source.Bias.Clone());
+    }
+
+    /// <summary>A copy with its own tensors (for folding, which copies every layer it keeps).</summary>
+    internal FrozenLinear Copy() => new(this);
 
     /// <summary>Input features.</summary>
     public int InFeatures { get; }
