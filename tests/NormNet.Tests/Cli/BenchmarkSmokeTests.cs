@@ -25,7 +25,24 @@ public class BenchmarkSmokeTests
         var rows = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(["bn train-fwd 60x100", "bn backward 60x100", "bn eval-fwd 60x100"], rows.Select(r => r.GetProperty("id").GetString()));
         Assert.All(rows, r => Assert.True(r.GetProperty("median_ms").GetDouble() > 0));
-        Assert.All(rows, r => Assert.Equal(0, r.GetProperty("allocated_bytes_per_call").GetDouble()));
+        // The command's figure is process-wide (GC.GetTotalAllocatedBytes): in this test process it also counts what
+        // tests running beside it allocate (8.4 bytes per call once in CI), so only its form is checked here; the rows'
+        // own work is checked on this thread below.
+        Assert.All(rows, r => Assert.True(r.GetProperty("allocated_bytes_per_call").GetDouble() >= 0));
+    }
+
+    [Fact]
+    public void BatchNormRows_AllocateNothingInSteadyState()
+    {
+        using var compute = global::NormNet.Threading.ComputeSettings.Use(new global::NormNet.Threading.ComputeSettings(1));
+        var rows = Rows.All().Where(r => r.Id.Contains("60x100", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, rows.Count);
+        foreach (var row in rows)
+        {
+            var action = row.Setup();
+            for (int i = 0; i < 5; i++) action();
+            SteadyStateAllocation.AssertNone(() => { for (int i = 0; i < 20; i++) action(); }, row.Id);
+        }
     }
 
     [Fact]
