@@ -42,7 +42,8 @@ internal static unsafe class GemmDriver
     /// <summary>Edge tiles of fewer rows run one row at a time (<see cref="IGemmKernel.RunRow"/>): a row alone is load-bound
     /// (3 loads for 2 FMAs per step) where a full tile is FMA-bound whatever rows it keeps. Measured, 1 thread, AVX-512: m = 1
     /// products 1.3-1.4x faster with B transposed (1x128x3136, 1x100x784, where packing B is most of the time) and 3.3x without
-    /// (1x784x100); with 4 rows no faster than the full tile, so rows alone only below that.</summary>
+    /// (1x784x100); with 4 rows no faster than the full tile, so rows alone only below that. An edge tile of 4 to Mr - 1 rows
+    /// of a full panel runs its first four rows as one tile (<see cref="IGemmKernel.RunFourRows"/>, eight FMA chains).</summary>
     internal const int RowTileRows = 4;
 
     [ThreadStatic] private static float[]? t_scratch;
@@ -177,6 +178,12 @@ internal static unsafe class GemmDriver
                 {
                     // the last few rows of a taller block: each alone, not a full tile of which most rows are padding
                     for (int i = 0; i < rows; i++) RowPanel<TK>(kc, a + i, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
+                }
+                else if (cols == nr)
+                {
+                    // 4 .. Mr-1 rows of a full panel (m = 60, 100): four in one pass, the others alone, not a padded tile
+                    TK.RunFourRows(kc, a, b, bStride, ct, ldc, alpha, beta);
+                    for (int i = RowTileRows; i < rows; i++) RowPanel<TK>(kc, a + i, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
                 }
                 else
                 {

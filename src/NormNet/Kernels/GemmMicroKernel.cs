@@ -29,6 +29,11 @@ internal unsafe interface IGemmKernel
     /// <summary><see cref="RunRow"/> over four consecutive full panels at once, with the same rounding.</summary>
     static abstract void RunRow4(int kc, float* a, float* b, nint panelStep, nint ldb, float* c, float alpha, float beta);
 
+    // a: kc x Mr packed, first 4 rows used (a[p*Mr + i], i < 4); b: kc x Nr with row stride ldb; c: 4 x Nr with row stride ldc
+    /// <summary>The first four rows of <see cref="Run"/>'s tile, with the same rounding: an edge tile of 4 to Mr - 1 rows
+    /// computes these in one pass instead of a whole padded tile.</summary>
+    static abstract void RunFourRows(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta);
+
     // a: kc x Mr packed; b: kc x Nr with row stride ldb, only its first Nr/2 columns used; c: Mr x Nr/2 with row stride ldc
     /// <summary>The left half of <see cref="Run"/>'s tile, for a last panel of at most Nr/2 columns (half the work).</summary>
     static abstract void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta);
@@ -46,6 +51,9 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
 
     public static void RunRow4(int kc, float* a, float* b, nint panelStep, nint ldb, float* c, float alpha, float beta) =>
         RowKernel<TS, TV>.Run4(kc, a, 8, b, panelStep, ldb, c, alpha, beta);
+
+    public static void RunFourRows(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta) =>
+        RowKernel<TS, TV>.FourRows(kc, a, 8, b, ldb, c, ldc, alpha, beta);
 
     // a: kc x 8; b: kc x 2W (row stride ldb); c: 8 x 2W (row stride ldc)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -123,6 +131,9 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
 
     public static void RunRow4(int kc, float* a, float* b, nint panelStep, nint ldb, float* c, float alpha, float beta) =>
         RowKernel<TS, TV>.Run4(kc, a, 6, b, panelStep, ldb, c, alpha, beta);
+
+    public static void RunFourRows(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta) =>
+        RowKernel<TS, TV>.FourRows(kc, a, 6, b, ldb, c, ldc, alpha, beta);
 
     // a: kc x 6; b: kc x 2W (row stride ldb); c: 6 x 2W (row stride ldc)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -236,6 +247,31 @@ internal static unsafe class RowKernel<TS, TV> where TS : ISimd<TV> where TV : s
         TileStore<TS, TV>.Row(c10, c11, c + 2 * w, alpha, beta);
         TileStore<TS, TV>.Row(c20, c21, c + 4 * w, alpha, beta);
         TileStore<TS, TV>.Row(c30, c31, c + 6 * w, alpha, beta);
+    }
+
+    // a: the packed panel (a[p*mr + i], i < 4 used); b: kc x 2W (row stride ldb); c: 4 x 2W (row stride ldc)
+    /// <summary>Rows 0-3 of the full tile: eight FMA chains, each element's chain and rounding those of the full tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FourRows(int kc, float* a, int mr, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
+    {
+        TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero, c30 = TS.Zero, c31 = TS.Zero;
+        int w = TS.Width;
+        for (int p = 0; p < kc; p++)
+        {
+            // acc[i, j] = fma(a[p, i], b[p, j], acc[i, j])
+            TV b0 = TS.Load(b), b1 = TS.Load(b + w);
+            TV ai;
+            ai = TS.Broadcast(a[0]); c00 = TS.MulAdd(ai, b0, c00); c01 = TS.MulAdd(ai, b1, c01);
+            ai = TS.Broadcast(a[1]); c10 = TS.MulAdd(ai, b0, c10); c11 = TS.MulAdd(ai, b1, c11);
+            ai = TS.Broadcast(a[2]); c20 = TS.MulAdd(ai, b0, c20); c21 = TS.MulAdd(ai, b1, c21);
+            ai = TS.Broadcast(a[3]); c30 = TS.MulAdd(ai, b0, c30); c31 = TS.MulAdd(ai, b1, c31);
+            a += mr;
+            b += ldb;
+        }
+        TileStore<TS, TV>.Row(c00, c01, c, alpha, beta);
+        TileStore<TS, TV>.Row(c10, c11, c + ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c20, c21, c + 2 * ldc, alpha, beta);
+        TileStore<TS, TV>.Row(c30, c31, c + 3 * ldc, alpha, beta);
     }
 }
 
