@@ -59,16 +59,11 @@ public sealed class FrozenLinear : Module
     /// <inheritdoc />
     public override Tensor Forward(Tensor input)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank != 2 || input.Dim(1) != InFeatures)
-            throw new ArgumentException($"FrozenLinear({InFeatures}, {OutFeatures}) expected input (N, {InFeatures}), got {input.ShapeString}.", nameof(input));
-        int n = input.Dim(0);
+        int n = LinearProduct.BatchOf("FrozenLinear", InFeatures, OutFeatures, input);
         var output = Reuse(ref _output, [n, OutFeatures]);
-        // y = x W^T (+ b broadcast over rows), W^T (in, out) read as it is stored
-        if (Bias is not null)
-            for (int i = 0; i < n; i++) Bias.ReadOnlySpan.CopyTo(output.Span.Slice(i * OutFeatures, OutFeatures));
-        Gemm.Sgemm(false, false, n, OutFeatures, InFeatures, 1f, input.ReadOnlySpan, InFeatures,
-            WeightTransposed.ReadOnlySpan, OutFeatures, Bias is null ? 0f : 1f, output.Span, OutFeatures);
+        // W^T (in, out) read as it is stored
+        LinearProduct.Forward(input.ReadOnlySpan, n, InFeatures, OutFeatures, WeightTransposed.ReadOnlySpan, storedAsW: false,
+            Bias is null ? default : Bias.ReadOnlySpan, output.Span);
         _input = input;
         return output;
     }

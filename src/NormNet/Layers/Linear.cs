@@ -41,16 +41,10 @@ public sealed class Linear : Module
     /// <inheritdoc />
     public override Tensor Forward(Tensor input)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank != 2 || input.Dim(1) != InFeatures)
-            throw new ArgumentException($"Linear({InFeatures}, {OutFeatures}) expected input (N, {InFeatures}), got {input.ShapeString}.", nameof(input));
-        int n = input.Dim(0);
+        int n = LinearProduct.BatchOf("Linear", InFeatures, OutFeatures, input);
         var output = Reuse(ref _output, [n, OutFeatures]);
-        // y = x W^T (+ b broadcast over rows)
-        if (Bias is not null)
-            for (int i = 0; i < n; i++) Bias.Value.ReadOnlySpan.CopyTo(output.Span.Slice(i * OutFeatures, OutFeatures));
-        Gemm.Sgemm(false, true, n, OutFeatures, InFeatures, 1f, input.ReadOnlySpan, InFeatures,
-            Weight.Value.ReadOnlySpan, InFeatures, Bias is null ? 0f : 1f, output.Span, OutFeatures);
+        LinearProduct.Forward(input.ReadOnlySpan, n, InFeatures, OutFeatures, Weight.Value.ReadOnlySpan, storedAsW: true,
+            Bias is null ? default : Bias.Value.ReadOnlySpan, output.Span);
         _input = input;
         return output;
     }
