@@ -11,7 +11,7 @@ namespace NormNet.Deployment;
 /// named <c>input</c> and one output named <c>output</c>, both float32 with a symbolic batch dimension <c>N</c>.
 /// </summary>
 /// <remarks>
-/// <para>Layers map to operators as follows: Linear to Gemm (transB = 1); FrozenLinear to Gemm; Conv2d to Conv; ConvReLU2d to Conv then Relu; BatchNorm1d/2d/3d to
+/// <para>Layers map to operators as follows: Linear to Gemm (transB = 1); FrozenLinear to Gemm; Conv2d to Conv; ConvReLU2d to Conv then Relu; ConvReLUMaxPool2d to Conv, Relu, MaxPool; BatchNorm1d/2d/3d to
 /// BatchNormalization with the running statistics, as are FrozenBatchNorm2d, BatchRenorm1d/2d and InstanceNorm1d/2d
 /// with running statistics; InstanceNorm1d/2d without them to InstanceNormalization; GroupNorm to Reshape (N, G, -1),
 /// InstanceNormalization, Reshape back, Mul and Add; LayerNorm (LayerNormalization needs opset 17) to ReduceMean, Sub,

@@ -142,8 +142,8 @@ public sealed class ReadmeExamples : IDisposable
         //    b' = (b - mean) * gamma / sqrt(var + eps) + beta); a BN with nothing to fold into becomes a ChannelAffine.
         model.Eval();                                     // folding refuses a model in training mode
         Module folded = BatchNormFolding.Fold(model);
-        // 2b. The model to run for inference: BN folded, each Conv2d and the ReLU after it fused into a ConvReLU2d,
-        //     each Linear frozen with its weight transposed once (FrozenLinear).
+        // 2b. The model to run for inference: BN folded, each Conv2d and the ReLU after it fused into a ConvReLU2d (with the
+        //     2x2 max pooling after them, into a ConvReLUMaxPool2d), each Linear frozen with its weight transposed once (FrozenLinear).
         Module inference = InferenceModel.Create(model);
         // 3. ONNX export (opset 15): input "input" (N, 1, 28, 28), output "output" (N, 10), N symbolic.
         OnnxExporter.Export(model, inputShape: [1, 28, 28], "cnn.onnx");              // with BatchNormalization nodes
@@ -151,7 +151,7 @@ public sealed class ReadmeExamples : IDisposable
         Console.WriteLine(OnnxModelInfo.Read("cnn.onnx"));  // ONNX IR 8, opset 15, NormNet ...: input (N, 1, 28, 28) -> output (N, 10); ...
         Assert.True(File.Exists("cnn.onnx") && File.Exists("cnn-folded.onnx"));
         Assert.DoesNotContain(folded.NamedModules(), m => m.Module is BatchNormBase);
-        Assert.Contains(inference.NamedModules(), m => m.Module is ConvReLU2d);
+        Assert.Contains(inference.NamedModules(), m => m.Module is ConvReLUMaxPool2d);
         Assert.Contains(inference.NamedModules(), m => m.Module is FrozenLinear);
     }
 

@@ -33,6 +33,9 @@ internal sealed partial class OnnxModuleWriter(OnnxGraphBuilder graph)
             case ConvReLU2d fused:
                 var (convolved, convShape) = WriteConv(fused.Conv, BatchNormFolding.Join(path, "0"), x, shape);
                 return (graph.AddNode("Relu", path, [convolved]), convShape);
+            case ConvReLUMaxPool2d fusedPool:
+                var (convolvedToPool, activatedShape) = WriteConv(fusedPool.Conv, BatchNormFolding.Join(path, "0"), x, shape);
+                return WritePool(fusedPool.Pool, BatchNormFolding.Join(path, "1"), graph.AddNode("Relu", path, [convolvedToPool]), activatedShape);
             case GroupNorm groupNorm:
                 return WriteGroupNorm(groupNorm, path, x, shape);
             case LayerNorm layerNorm:
@@ -62,7 +65,7 @@ internal sealed partial class OnnxModuleWriter(OnnxGraphBuilder graph)
                 return (graph.AddNode("Flatten", path, [x], Int("axis", 1)), [shape[0], Product(shape.AsSpan(1))]);
             default:
                 throw new NotSupportedException(
-                    $"ONNX export does not support {BatchNormFolding.Describe(module, path)}; supported: Sequential, Residual, Linear, FrozenLinear, Conv2d, ConvReLU2d, " +
+                    $"ONNX export does not support {BatchNormFolding.Describe(module, path)}; supported: Sequential, Residual, Linear, FrozenLinear, Conv2d, ConvReLU2d, ConvReLUMaxPool2d, " +
                     "BatchNorm1d/2d/3d, FrozenBatchNorm2d, BatchRenorm1d/2d, GroupNorm, LayerNorm, InstanceNorm1d/2d, ChannelAffine, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout.");
         }
     }

@@ -152,6 +152,8 @@ public static class BatchNormFolding
                 return conv;
             case ConvReLU2d f:
                 return new ConvReLU2d((Conv2d)Copy(f.Conv, Join(path, "0")));
+            case ConvReLUMaxPool2d f:
+                return new ConvReLUMaxPool2d((Conv2d)Copy(f.Conv, Join(path, "0")), (MaxPool2d)Copy(f.Pool, Join(path, "1")));
             case FrozenLinear f:
                 return f.Copy();
             case ChannelAffine a:

@@ -5,7 +5,8 @@ namespace NormNet.Deployment;
 /// <summary>
 /// Builds the network to deploy from a trained one: batch norm folded into the layer before it
 /// (<see cref="BatchNormFolding.Fold"/>), then each <see cref="Conv2d"/> directly followed by a <see cref="ReLU"/> fused
-/// into one <see cref="ConvReLU2d"/>, whose ReLU costs no pass of its own over the output, and each <see cref="Linear"/>
+/// into one <see cref="ConvReLU2d"/>, whose ReLU costs no pass of its own over the output (with a 2x2 max pooling after
+/// the ReLU, the three into one <see cref="ConvReLUMaxPool2d"/>, whose full-size output is never stored), and each <see cref="Linear"/>
 /// made a <see cref="FrozenLinear"/>, whose weight is transposed once here instead of on every call.
 /// </summary>
 /// <remarks>The result is a new model in eval mode (the input model is not changed) that computes what the input model
@@ -26,7 +27,7 @@ public static class InferenceModel
         return fused;
     }
 
-    /// <summary>The same layers with each Conv2d + ReLU pair of a Sequential replaced by a ConvReLU2d holding that Conv2d
+    /// <summary>The same layers with each Conv2d + ReLU (+ MaxPool2d(2)) of a Sequential replaced by a ConvReLU2d (ConvReLUMaxPool2d) holding that Conv2d
     /// and each Linear by a FrozenLinear (the other layers are moved into the new containers, not copied: for a model that
     /// is itself a fresh copy).</summary>
     internal static Module Fuse(Module module) => module switch
@@ -44,6 +45,12 @@ public static class InferenceModel
         {
             if (sequential[i] is Conv2d conv && i + 1 < sequential.Count && sequential[i + 1] is ReLU)
             {
+                if (i + 2 < sequential.Count && sequential[i + 2] is MaxPool2d pool && ConvReLUMaxPool2d.Fusable(pool))
+                {
+                    result.Add(new ConvReLUMaxPool2d(conv, pool));
+                    i += 2;
+                    continue;
+                }
                 result.Add(new ConvReLU2d(conv));
                 i++;
             }

@@ -19,25 +19,32 @@ namespace NormNet.Kernels;
 /// several vectors of consecutive q is one FMA per tap (c, kh, kw) per vector, the taps' offsets read from a table
 /// and the weights broadcast from a panel packed 4 channels wide. The columns ow &gt;= OW of that Q-wide output are
 /// computed and dropped (for the 3x3 convolutions here 1/15 to 2/16 of the work); the epilogue copies the valid ones
-/// to y, adds the bias and applies the fused activation.</para>
+/// to y, adds the bias and applies the fused activation (and, for <see cref="ForwardMaxPool2x2(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>,
+/// pools each channel from there).</para>
 /// <para>Every output element is one FMA chain over (c, kh, kw) in order, then + bias: the same bits for any thread
-/// count, tile position or batch split. Images run in parallel, one per chunk; a convolution under ~100 us of work
+/// count, tile position or batch split. Images run in parallel, one per chunk (fewer images than workers: each image's
+/// output channels split among them); a convolution under ~100 us of work, or ~20 us for fewer images than workers,
 /// runs on the calling thread. <see cref="LayerReference.Conv2dForward"/> is the plain reference.</para>
 /// </remarks>
-public static unsafe class DirectConvolution
+public static unsafe partial class DirectConvolution
 {
     /// <summary>Output channels per register tile (the packed weight panel's width).</summary>
     internal const int Rows = 4;
     private const double InlineFlops = 2e7;
+    /// <summary>From this many flops (~20 us of work) an image too few to give every worker one has its output channels
+    /// split among them too (measured, batch 1, 2 threads, alternating builds: the cnn's 32-to-64-channel 3x3 convolution on
+    /// 14x14, 7 MFLOP, 68-81 us split in two against 109-128 us on the calling thread).</summary>
+    private const double SplitFlops = 2e6;
 
     private struct Args
     {
         public float* X, W, B, Y;
         public int* Taps;
         public ConvGeometry G;
-        public int Cout, MaxTap;
+        public int Cout, MaxTap, BlockGroups;
         public SimdWidth Width;
         public FusedActivation Activation;
+        public bool Pool;
     }
 
     /// <summary>Whether the forward of this geometry runs here: a square kernel and padding at most k - 1, any stride.</summary>
@@ -67,13 +74,40 @@ public static unsafe class DirectConvolution
         FusedActivation activation = FusedActivation.None)
     {
         Check(g, cout, x.Length, w.Length, y.Length);
+        Forward(x, w, b, g, cout, y, width, activation, pool: false);
+    }
+
+    // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; y: (N, Cout, OH / 2, OW / 2), overwritten
+    /// <summary>y = maxpool2x2(f(conv(x) + b)): <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
+    /// followed by 2x2, stride-2 max pooling (torch.nn.MaxPool2d(2)), each channel's output pooled in the epilogue while it
+    /// is in cache, so the full-size output is never stored: the bits of the forward followed by
+    /// <see cref="Pooling.MaxForward(ReadOnlySpan{float}, ConvGeometry, Span{float}, Span{int})"/> without argmax.</summary>
+    /// <exception cref="ArgumentException">The output is smaller than one window, or a size does not match.</exception>
+    public static void ForwardMaxPool2x2(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y,
+        FusedActivation activation = FusedActivation.None) =>
+        ForwardMaxPool2x2(x, w, b, g, cout, y, SimdDispatch.Widest, activation);
+
+    /// <summary><see cref="ForwardMaxPool2x2(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
+    /// at a chosen vector width.</summary>
+    internal static void ForwardMaxPool2x2(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y,
+        SimdWidth width, FusedActivation activation = FusedActivation.None)
+    {
+        if (g.OutH < 2 || g.OutW < 2)
+            throw new ArgumentException($"Direct convolution with 2x2 max pooling: the output {g.OutH}x{g.OutW} of {g} is smaller than one 2x2 window.");
+        Check(g, cout, x.Length, w.Length, y.Length, (long)g.N * cout * (g.OutH / 2) * (g.OutW / 2));
+        Forward(x, w, b, g, cout, y, width, activation, pool: true);
+    }
+
+    private static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y, SimdWidth width,
+        FusedActivation activation, bool pool)
+    {
         if (b.Length != 0 && b.Length != cout) throw new ArgumentException($"Direct convolution: bias has {b.Length} elements, expected {cout} or 0.");
         float[] packed = PackForward(w, g.C, cout, g.KH);
         int[] taps = Taps(g, out int maxTap);
         fixed (float* px = x, pw = packed, pb = b, py = y)
         fixed (int* pt = taps)
         {
-            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, Taps = pt, MaxTap = maxTap, G = g, Cout = cout, Width = width, Activation = activation };
+            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, Taps = pt, MaxTap = maxTap, G = g, Cout = cout, Width = width, Activation = activation, Pool = pool };
             Run(&a);
         }
     }
@@ -100,22 +134,30 @@ public static unsafe class DirectConvolution
         }
     }
 
-    private static void Check(ConvGeometry g, int cout, int x, int w, int y)
+    private static void Check(ConvGeometry g, int cout, int x, int w, int y) => Check(g, cout, x, w, y, (long)g.N * cout * g.OutPlane);
+
+    private static void Check(ConvGeometry g, int cout, int x, int w, int y, long ys)
     {
         if (!Supports(g)) throw new ArgumentException($"Direct convolution needs a square kernel and padding below it, got {g}.");
-        long xs = (long)g.N * g.C * g.H * g.W, ws = (long)cout * g.PatchSize, ys = (long)g.N * cout * g.OutPlane;
+        long xs = (long)g.N * g.C * g.H * g.W, ws = (long)cout * g.PatchSize;
         if (x != xs || w != ws || y != ys)
             throw new ArgumentException($"Direct convolution {g} with {cout} outputs: sizes x {x} (expected {xs}), w {w} ({ws}), y {y} ({ys}).");
     }
 
+    /// <summary>Runs every image, each image's output-channel blocks in BlockGroups chunks (one unless there are fewer
+    /// images than workers), on the workers, or on the calling thread when the work is too small to split. Each output
+    /// element is computed alone, so the split changes no bits.</summary>
     private static void Run(Args* a)
     {
         var g = a->G;
         if (g.N == 0) return;
         double flops = 2.0 * a->Cout * g.PatchSize * g.OutPlane * g.N;
-        if (g.N == 1 || flops < InlineFlops)
-            for (int n = 0; n < g.N; n++) Image(a, n);
-        else Parallelism.For(g.N, a, &Image);
+        int threads = ComputeSettings.Current.MaxThreads, blocks = (a->Cout + Rows - 1) / Rows;
+        a->BlockGroups = g.N >= threads || flops < SplitFlops ? 1 : Math.Min(blocks, (threads + g.N - 1) / g.N);
+        int chunks = g.N * a->BlockGroups;
+        if (chunks == 1 || (a->BlockGroups == 1 && flops < InlineFlops))
+            for (int i = 0; i < chunks; i++) Chunk(a, i);
+        else Parallelism.For(chunks, a, &Chunk);
     }
 
     /// <summary>The stride-phase planes of one padded image: s x s planes per channel of Rows x Cols.</summary>
@@ -199,16 +241,23 @@ public static unsafe class DirectConvolution
         return packed;
     }
 
-    private static void Image(void* state, int n) => SimdDispatch.Run(((Args*)state)->Width, new ImageOp((Args*)state, n));
-
-    private readonly struct ImageOp(Args* a, int n) : ISimdOperation
+    /// <summary>Chunk i: image i / BlockGroups, its output-channel blocks of group i % BlockGroups.</summary>
+    private static void Chunk(void* state, int i)
     {
-        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Image<TS, TV>(a, n);
+        var a = (Args*)state;
+        int n = i / a->BlockGroups, group = i % a->BlockGroups, blocks = (a->Cout + Rows - 1) / Rows;
+        SimdDispatch.Run(a->Width, new ImageOp(a, n, group * blocks / a->BlockGroups, (group + 1) * blocks / a->BlockGroups));
     }
 
-    /// <summary>Pads image n, runs every tile over the padded-width output, and copies the valid columns (+ bias) to y.</summary>
+    private readonly struct ImageOp(Args* a, int n, int firstBlock, int endBlock) : ISimdOperation
+    {
+        public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Image<TS, TV>(a, n, firstBlock, endBlock);
+    }
+
+    /// <summary>Pads image n, runs every tile of output-channel blocks [firstBlock, endBlock) over the padded-width output,
+    /// and copies their valid columns (+ bias, activation, pooling) to y.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Image<TS, TV>(Args* a, int n) where TS : ISimd<TV> where TV : struct
+    private static void Image<TS, TV>(Args* a, int n, int firstBlock, int endBlock) where TS : ISimd<TV> where TV : struct
     {
         var g = a->G;
         var layout = new PhaseLayout(g);
@@ -226,13 +275,46 @@ public static unsafe class DirectConvolution
             for (int q0 = 0; q0 < qr;)
             {
                 int v = qr - q0 >= span ? vectors : qr - q0 >= 2 * TS.Width ? 2 : 1;
-                for (int ob = 0; ob < blocks; ob++)
+                for (int ob = firstBlock; ob < endBlock; ob++)
                     Tile<TS, TV>(v, xp + q0, a->Taps, taps, a->W + (long)ob * taps * Rows, yp + (long)ob * Rows * qr + q0, qr);
                 q0 += v * TS.Width;
             }
+            var channels = new Channels(a->B, firstBlock * Rows, Math.Min(cout, endBlock * Rows));
+            if (a->Pool)
+            {
+                float* pooled = a->Y + (long)n * cout * (oh / 2) * (ow / 2);
+                if (a->Activation == FusedActivation.Relu) PooledEpilogue<TS, TV, ReluActivation>(yp, qr, layout.Cols, channels, oh, ow, pooled);
+                else PooledEpilogue<TS, TV, NoActivation>(yp, qr, layout.Cols, channels, oh, ow, pooled);
+                return;
+            }
             float* y = a->Y + (long)n * cout * g.OutPlane;
-            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, qr, layout.Cols, a->B, cout, oh, ow, y);
-            else Epilogue<TS, TV, NoActivation>(yp, qr, layout.Cols, a->B, cout, oh, ow, y);
+            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, qr, layout.Cols, channels, oh, ow, y);
+            else Epilogue<TS, TV, NoActivation>(yp, qr, layout.Cols, channels, oh, ow, y);
+        }
+    }
+
+    /// <summary>The output channels [First, End) an epilogue stores, and the bias (null for none).</summary>
+    private readonly struct Channels(float* bias, int first, int end)
+    {
+        public readonly float* Bias = bias;
+        public readonly int First = first, End = end;
+    }
+
+    // yp: (Cout, qr) padded-width output rows (OH rows of wp each, the first OW valid); b: (Cout) or null -> y: (Cout, OH / 2, OW / 2)
+    /// <summary>y[o] = maxpool2x2(f(yp[o] + b[o])) for the channels: the activation in place over each channel's rows, then
+    /// its 2x2 windows pooled from there (<see cref="Pooling.MaxPlane2x2"/>), while the channel is in cache.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PooledEpilogue<TS, TV, TA>(float* yp, int qr, int wp, Channels channels, int oh, int ow, float* y)
+        where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
+    {
+        // the pooled rows 0 .. 2 (OH / 2) - 1, whole vectors (the padded columns past OW, never pooled, are taken along: within qr)
+        int count = oh / 2 * 2 * wp, vectorEnd = (count + TS.Width - 1) / TS.Width * TS.Width, pooled = oh / 2 * (ow / 2);
+        for (int o = channels.First; o < channels.End; o++)
+        {
+            float* plane = yp + (long)o * qr;
+            if (channels.Bias == null) StoreRow<TS, TV, TA>(plane, plane, count, vectorEnd, 0f, false);
+            else StoreRow<TS, TV, TA>(plane, plane, count, vectorEnd, channels.Bias[o], true);
+            Pooling.MaxPlane2x2(plane, wp, oh, ow, y + (long)o * pooled);
         }
     }
 
@@ -242,19 +324,20 @@ public static unsafe class DirectConvolution
     /// next row, which is stored after it and overwrites those values (so rows narrower than a vector, or with a tail, take
     /// no scalar loop); only a row whose last vector would run past this image's output ends in scalar stores.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Epilogue<TS, TV, TA>(float* yp, int qr, int wp, float* b, int cout, int oh, int ow, float* y)
+    private static void Epilogue<TS, TV, TA>(float* yp, int qr, int wp, Channels channels, int oh, int ow, float* y)
         where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
     {
-        long end = (long)cout * oh * ow;
+        // a vector may run past a row only into a row this call stores after it (other chunks own the other channels)
+        long end = (long)channels.End * oh * ow;
         int whole = (ow + TS.Width - 1) / TS.Width * TS.Width;
-        for (int o = 0; o < cout; o++)
+        for (int o = channels.First; o < channels.End; o++)
             for (int i = 0; i < oh; i++)
             {
                 long start = ((long)o * oh + i) * ow;
                 float* src = yp + (long)o * qr + i * wp, dst = y + start;
                 int vectorEnd = start + whole <= end ? whole : ow / TS.Width * TS.Width;
-                if (b == null) StoreRow<TS, TV, TA>(src, dst, ow, vectorEnd, 0f, false);
-                else StoreRow<TS, TV, TA>(src, dst, ow, vectorEnd, b[o], true);
+                if (channels.Bias == null) StoreRow<TS, TV, TA>(src, dst, ow, vectorEnd, 0f, false);
+                else StoreRow<TS, TV, TA>(src, dst, ow, vectorEnd, channels.Bias[o], true);
             }
     }
 
@@ -305,102 +388,6 @@ public static unsafe class DirectConvolution
                     for (int col = col0, j = 0; col < g.W; col += s, j++) dst[j] = src[col];
                 }
             }
-    }
-
-    // xp: phase planes at the tile's first position; taps: (count) offsets; w: the panel (count x Rows); yp: Rows rows of the output, ld apart
-    /// <summary>acc[r, v] = sum over taps t = (c, kh, kw) of w[t, r] * xp[taps[t] + v*Width ..] (one FMA chain each, in tap order),
-    /// for <paramref name="vectors"/> vectors: 4 (16 accumulators, with 32 vector registers), 2 (8, with 16; or a tail) or 1 (the last tail).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TS, TV>(int vectors, float* xp, int* taps, int count, float* w, float* yp, int ld)
-        where TS : ISimd<TV> where TV : struct
-    {
-        int width = TS.Width;
-        if (vectors == 4)
-        {
-            TV a00 = TS.Zero, a01 = TS.Zero, a02 = TS.Zero, a03 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a12 = TS.Zero, a13 = TS.Zero, a20 = TS.Zero, a21 = TS.Zero, a22 = TS.Zero, a23 = TS.Zero, a30 = TS.Zero, a31 = TS.Zero, a32 = TS.Zero, a33 = TS.Zero;
-            for (int t = 0; t < count; t++, w += Rows)
-            {
-                float* row = xp + taps[t];
-                // acc[r, v] = fma(w[r], x[v], acc[r, v])
-                TV x0 = TS.Load(row), x1 = TS.Load(row + 1 * width), x2 = TS.Load(row + 2 * width), x3 = TS.Load(row + 3 * width);
-                TV wr;
-                wr = TS.Broadcast(w[0]);
-                a00 = TS.MulAdd(wr, x0, a00); a01 = TS.MulAdd(wr, x1, a01); a02 = TS.MulAdd(wr, x2, a02); a03 = TS.MulAdd(wr, x3, a03);
-                wr = TS.Broadcast(w[1]);
-                a10 = TS.MulAdd(wr, x0, a10); a11 = TS.MulAdd(wr, x1, a11); a12 = TS.MulAdd(wr, x2, a12); a13 = TS.MulAdd(wr, x3, a13);
-                wr = TS.Broadcast(w[2]);
-                a20 = TS.MulAdd(wr, x0, a20); a21 = TS.MulAdd(wr, x1, a21); a22 = TS.MulAdd(wr, x2, a22); a23 = TS.MulAdd(wr, x3, a23);
-                wr = TS.Broadcast(w[3]);
-                a30 = TS.MulAdd(wr, x0, a30); a31 = TS.MulAdd(wr, x1, a31); a32 = TS.MulAdd(wr, x2, a32); a33 = TS.MulAdd(wr, x3, a33);
-            }
-            Store<TS, TV>(yp + 0 * ld, a00, a01, a02, a03);
-            Store<TS, TV>(yp + 1 * ld, a10, a11, a12, a13);
-            Store<TS, TV>(yp + 2 * ld, a20, a21, a22, a23);
-            Store<TS, TV>(yp + 3 * ld, a30, a31, a32, a33);
-        }
-        else if (vectors == 2)
-        {
-            TV a00 = TS.Zero, a01 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a20 = TS.Zero, a21 = TS.Zero, a30 = TS.Zero, a31 = TS.Zero;
-            for (int t = 0; t < count; t++, w += Rows)
-            {
-                float* row = xp + taps[t];
-                // acc[r, v] = fma(w[r], x[v], acc[r, v])
-                TV x0 = TS.Load(row), x1 = TS.Load(row + 1 * width);
-                TV wr;
-                wr = TS.Broadcast(w[0]);
-                a00 = TS.MulAdd(wr, x0, a00); a01 = TS.MulAdd(wr, x1, a01);
-                wr = TS.Broadcast(w[1]);
-                a10 = TS.MulAdd(wr, x0, a10); a11 = TS.MulAdd(wr, x1, a11);
-                wr = TS.Broadcast(w[2]);
-                a20 = TS.MulAdd(wr, x0, a20); a21 = TS.MulAdd(wr, x1, a21);
-                wr = TS.Broadcast(w[3]);
-                a30 = TS.MulAdd(wr, x0, a30); a31 = TS.MulAdd(wr, x1, a31);
-            }
-            Store<TS, TV>(yp + 0 * ld, a00, a01);
-            Store<TS, TV>(yp + 1 * ld, a10, a11);
-            Store<TS, TV>(yp + 2 * ld, a20, a21);
-            Store<TS, TV>(yp + 3 * ld, a30, a31);
-        }
-        else
-        {
-            TV a00 = TS.Zero, a10 = TS.Zero, a20 = TS.Zero, a30 = TS.Zero;
-            for (int t = 0; t < count; t++, w += Rows)
-            {
-                float* row = xp + taps[t];
-                // acc[r, v] = fma(w[r], x[v], acc[r, v])
-                TV x0 = TS.Load(row);
-                TV wr;
-                wr = TS.Broadcast(w[0]);
-                a00 = TS.MulAdd(wr, x0, a00);
-                wr = TS.Broadcast(w[1]);
-                a10 = TS.MulAdd(wr, x0, a10);
-                wr = TS.Broadcast(w[2]);
-                a20 = TS.MulAdd(wr, x0, a20);
-                wr = TS.Broadcast(w[3]);
-                a30 = TS.MulAdd(wr, x0, a30);
-            }
-            Store<TS, TV>(yp + 0 * ld, a00);
-            Store<TS, TV>(yp + 1 * ld, a10);
-            Store<TS, TV>(yp + 2 * ld, a20);
-            Store<TS, TV>(yp + 3 * ld, a30);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TS, TV>(float* p, TV v0) where TS : ISimd<TV> where TV : struct => TS.Store(v0, p);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TS, TV>(float* p, TV v0, TV v1) where TS : ISimd<TV> where TV : struct
-    {
-        TS.Store(v0, p);
-        TS.Store(v1, p + TS.Width);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TS, TV>(float* p, TV v0, TV v1, TV v2, TV v3) where TS : ISimd<TV> where TV : struct
-    {
-        Store<TS, TV>(p, v0, v1);
-        Store<TS, TV>(p + 2 * TS.Width, v2, v3);
     }
 
     [ThreadStatic] private static float[]? t_weights, t_input, t_output;

@@ -14,8 +14,7 @@ public static unsafe partial class Pooling
     /// <summary>The common 2x2, stride-2 window without padding, each window exactly as <see cref="Window2x2"/> decides it.</summary>
     private static void MaxForward2x2(Args* a, long first, long end) => ForEachWindow2x2(a, first, end, new MaxWindows());
 
-    /// <summary>Visits every window (plane, oy, ox) of planes first .. end - 1 row by row: four windows per step in
-    /// 128-bit vectors (a last step overlapping the one before covers the tail), or one at a time where vectors do not run.</summary>
+    /// <summary>Visits every window (plane, oy, ox) of planes first .. end - 1 row by row (see <see cref="WindowRow2x2"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForEachWindow2x2<TOp>(Args* a, long first, long end, TOp op) where TOp : struct, IWindows2x2
     {
@@ -23,27 +22,48 @@ public static unsafe partial class Pooling
         bool vector = !a->ScalarOnly && Vector2x2 && g.OutW >= 4;
         for (long p = first; p < end; p++)
             for (int oy = 0; oy < g.OutH; oy++)
+                WindowRow2x2(Row2x2.Of(a, p, oy), g.OutW, vector, op);
+    }
+
+    // x: a (rows, cols) plane, rows rowStride apart -> y: (rows / 2, cols / 2)
+    /// <summary>The eval-mode 2x2 max pooling (no argmax) of one plane whose rows lie <paramref name="rowStride"/> apart,
+    /// each window decided as <see cref="MaxForward(ReadOnlySpan{float}, ConvGeometry, Span{float}, Span{int})"/> decides
+    /// it (the same bits): for a kernel that pools its own output tile while that is in cache.</summary>
+    internal static void MaxPlane2x2(float* x, int rowStride, int rows, int cols, float* y)
+    {
+        int outH = rows / 2, outW = cols / 2;
+        bool vector = Vector2x2 && outW >= 4;
+        for (int oy = 0; oy < outH; oy++)
+            WindowRow2x2(new Row2x2(x, 2 * oy * rowStride, rowStride, y + oy * outW, null), outW, vector, new MaxWindows());
+    }
+
+    /// <summary>One output row's windows: four per step in 128-bit vectors (a last step overlapping the one before covers
+    /// the tail), or one at a time where vectors do not run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WindowRow2x2<TOp>(in Row2x2 row, int outW, bool vector, TOp op) where TOp : struct, IWindows2x2
+    {
+        if (!vector)
+            for (int ox = 0; ox < outW; ox++) op.One(row, ox);
+        else
+            for (int ox = 0, last = outW - 4; ; ox = Math.Min(ox + 4, last))
             {
-                var row = new Row2x2(a, p, oy);
-                if (!vector)
-                    for (int ox = 0; ox < g.OutW; ox++) op.One(row, ox);
-                else
-                    for (int ox = 0, last = g.OutW - 4; ; ox = Math.Min(ox + 4, last))
-                    {
-                        op.Four(row, ox);
-                        if (ox == last) break;
-                    }
+                op.Four(row, ox);
+                if (ox == last) break;
             }
     }
 
-    /// <summary>One output row of one plane: X at the plane's input (or dx), R0 = 2 oy W its top input row, Y and Index at
-    /// the output row (or dy's; Index null when no argmax is kept).</summary>
-    private readonly struct Row2x2(Args* a, long p, int oy)
+    /// <summary>One output row of one plane: X at the plane's input (or dx), R0 its top input row's offset, W the input's
+    /// row stride, Y and Index at the output row (or dy's; Index null when no argmax is kept).</summary>
+    private readonly struct Row2x2(float* x, int r0, int w, float* y, int* index)
     {
-        public readonly float* X = a->X + p * a->G.H * a->G.W;
-        public readonly int R0 = 2 * oy * a->G.W, W = a->G.W;
-        public readonly float* Y = a->Y + p * a->G.OutPlane + oy * a->G.OutW;
-        public readonly int* Index = a->Index == null ? null : a->Index + p * a->G.OutPlane + oy * a->G.OutW;
+        public readonly float* X = x;
+        public readonly int R0 = r0, W = w;
+        public readonly float* Y = y;
+        public readonly int* Index = index;
+
+        /// <summary>Row oy of plane p of the job: top input row 2 oy.</summary>
+        public static Row2x2 Of(Args* a, long p, int oy) => new(a->X + p * a->G.H * a->G.W, 2 * oy * a->G.W, a->G.W,
+            a->Y + p * a->G.OutPlane + oy * a->G.OutW, a->Index == null ? null : a->Index + p * a->G.OutPlane + oy * a->G.OutW);
     }
 
     private interface IWindows2x2

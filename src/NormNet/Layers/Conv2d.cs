@@ -66,11 +66,7 @@ public sealed class Conv2d : Module
     /// the backward then takes the gradient with respect to the convolution's output, before the activation.</summary>
     internal Tensor Forward(Tensor input, FusedActivation activation)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank != 4 || input.Dim(1) != InChannels)
-            throw new ArgumentException($"Conv2d({InChannels}, {OutChannels}) expected input (N, {InChannels}, H, W), got {input.ShapeString}.", nameof(input));
-        var g = new ConvGeometry(input.Dim(0), InChannels, input.Dim(2), input.Dim(3), KernelSize, KernelSize, Stride, Padding);
-        g.Validate("Conv2d");
+        var g = GeometryOf(input);
         var output = Reuse(ref _output, [g.N, OutChannels, g.OutH, g.OutW]);
         var bias = Bias is null ? default : Bias.Value.ReadOnlySpan;
         if (DirectConvolution.Preferred(g)) DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, output.Span, activation);
@@ -82,6 +78,18 @@ public sealed class Conv2d : Module
         _input = input;
         _geometry = g;
         return output;
+    }
+
+    /// <summary>The geometry of this convolution on <paramref name="input"/>, checked: (N, InChannels, H, W) with H and W
+    /// large enough for the kernel.</summary>
+    internal ConvGeometry GeometryOf(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank != 4 || input.Dim(1) != InChannels)
+            throw new ArgumentException($"Conv2d({InChannels}, {OutChannels}) expected input (N, {InChannels}, H, W), got {input.ShapeString}.", nameof(input));
+        var g = new ConvGeometry(input.Dim(0), InChannels, input.Dim(2), input.Dim(3), KernelSize, KernelSize, Stride, Padding);
+        g.Validate("Conv2d");
+        return g;
     }
 
     /// <inheritdoc />

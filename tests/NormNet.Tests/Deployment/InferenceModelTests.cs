@@ -5,7 +5,8 @@ using static NormNet.Tests.TestUtil;
 
 namespace NormNet.Tests.Deployment;
 
-/// <summary>The inference model: BN folded, each Conv2d + ReLU fused into a ConvReLU2d (also inside residual blocks), each
+/// <summary>The inference model: BN folded, each Conv2d + ReLU fused into a ConvReLU2d (also inside residual blocks), with
+/// the 2x2 max pooling after it into a ConvReLUMaxPool2d, each
 /// Linear frozen (W^T kept), the
 /// bits of the folded model, the input model untouched, refusal in training mode; and its ONNX export in ONNX Runtime.</summary>
 public class InferenceModelTests
@@ -23,8 +24,11 @@ public class InferenceModelTests
 
         Assert.False(inference.Training);
         Assert.DoesNotContain(inference.NamedModules(), m => m.Module is BatchNormBase);
-        int fusedCount = inference.NamedModules().Count(m => m.Module is ConvReLU2d);
+        int fusedCount = inference.NamedModules().Count(m => m.Module is ConvReLU2d or ConvReLUMaxPool2d);
+        int pooledCount = inference.NamedModules().Count(m => m.Module is ConvReLUMaxPool2d);
         int expectedFused = CountConvThenReLU(BatchNormFolding.Fold(model));
+        Assert.Equal(CountConvThenReLUThenPool(BatchNormFolding.Fold(model)), pooledCount);
+        Assert.Equal(arch == "cnn" ? 2 : 0, pooledCount);
         Assert.True(expectedFused >= 2, $"{arch} has {expectedFused} Conv2d + ReLU pairs after folding");
         Assert.Equal(expectedFused, fusedCount);
         Assert.Equal(0, CountConvThenReLU(inference));
@@ -84,6 +88,12 @@ public class InferenceModelTests
         Assert.Equal(linears, inference.NamedModules().Count(m => m.Module is FrozenLinear));
         Assert.DoesNotContain(inference.NamedModules(), m => m.Module is Linear);
     }
+
+    /// <summary>Conv2d layers directly followed by a ReLU and a MaxPool2d(2) in a Sequential, at any depth.</summary>
+    private static int CountConvThenReLUThenPool(Module module) =>
+        module.NamedModules().Sum(m => m.Module is Sequential s
+            ? Enumerable.Range(0, Math.Max(0, s.Count - 2)).Count(i => s[i] is Conv2d && s[i + 1] is ReLU && s[i + 2] is MaxPool2d { KernelSize: 2, Stride: 2, Padding: 0 })
+            : 0);
 
     /// <summary>Conv2d layers directly followed by a ReLU in a Sequential, at any depth.</summary>
     private static int CountConvThenReLU(Module module) =>

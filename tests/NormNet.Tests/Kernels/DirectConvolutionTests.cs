@@ -8,8 +8,8 @@ namespace NormNet.Tests.Kernels;
 /// <summary>The direct stride-1 convolution (forward and input gradient) and the weight gradient that unfolds its own
 /// columns, against the double reference at every vector width, on shapes whose padded-width outputs end in every kind of
 /// tail (full 4-vector tiles, one-vector tiles, a partial vector), output channels not a multiple of the 4-row tile,
-/// 1x1, 3x3 and 5x5 kernels with and without padding; the forward at strides 2 and 3 (stride-phase planes); and
-/// bit-identical results for 1 and 2 threads.</summary>
+/// 1x1, 3x3 and 5x5 kernels with and without padding, one image split among the workers by output channels; the forward at strides 2 and 3 (stride-phase planes); and
+/// bit-identical results for 1, 2 and 3 threads.</summary>
 public class DirectConvolutionTests
 {
     public static TheoryData<int, int, int, int, int, int, int> Cases => new()
@@ -22,6 +22,7 @@ public class DirectConvolutionTests
         { 3, 8, 6, 6, 9, 1, 0 },      // 1x1
         { 1, 2, 1, 1, 1, 3, 1 },      // a single pixel
         { 24, 16, 20, 20, 8, 3, 1 },  // on the workers
+        { 1, 32, 14, 14, 22, 3, 1 },  // one image of 2.5 MFLOP: its 6 channel blocks split among the workers
     };
 
     /// <summary>n, c, h, w, cout, k, stride, padding: forwards at strides above 1.</summary>
@@ -130,6 +131,7 @@ public class DirectConvolutionTests
             return y;
         }
         Assert.Equal(Run(1, false), Run(2, false));
+        Assert.Equal(Run(1, false), Run(3, false));
         Assert.Equal(Run(1, true), Run(2, true));
     }
 

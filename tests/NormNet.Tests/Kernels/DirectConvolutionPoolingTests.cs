@@ -1,0 +1,87 @@
+using NormNet.Kernels;
+using NormNet.Threading;
+using static NormNet.Tests.TestUtil;
+
+namespace NormNet.Tests.Kernels;
+
+/// <summary>The direct convolution with 2x2 max pooling in its epilogue against the convolution followed by the pooling
+/// kernel, bit for bit (signs of zeros and NaNs included), at every vector width, with and without bias and ReLU: pooled
+/// rows of four windows and more (vectors) and of fewer (one window at a time), odd output sizes (a last row and column no
+/// window covers), stride 2, partial 4-channel panels, one image split among the workers by output channels, and batches
+/// on the workers; the same bits for 1, 2 and 3 threads; misuse reported.</summary>
+public class DirectConvolutionPoolingTests
+{
+    /// <summary>n, c, h, w, cout, stride.</summary>
+    public static TheoryData<int, int, int, int, int, int> Cases => new()
+    {
+        { 3, 32, 14, 14, 16, 1 },  // the cnn's second convolution's shape, smaller batch: pooled rows of 7
+        { 2, 5, 7, 9, 6, 1 },      // odd output 7x9: pooled 3x4, the last row and column dropped; a partial panel
+        { 2, 3, 6, 6, 5, 1 },      // pooled rows of 3: one window at a time
+        { 2, 4, 11, 13, 7, 2 },    // stride 2: output 6x7, pooled 3x3
+        { 1, 32, 14, 14, 22, 1 },  // one image, 2.5 MFLOP: its channel blocks split among the workers
+        { 12, 4, 28, 28, 8, 1 },   // on the workers
+    };
+
+    public static IEnumerable<object[]> CasesAtEveryWidth() =>
+        from object[] w in KernelWidths.Supported() from object[] c in Cases select w.Concat(c).ToArray();
+
+    [Theory, MemberData(nameof(CasesAtEveryWidth))]
+    public void Pooled_GivesTheBitsOfTheConvolutionThenThePooling(Width width, int n, int c, int h, int w, int cout, int stride)
+    {
+        var g = new ConvGeometry(n, c, h, w, 3, 3, stride, 1);
+        var x = RandomNormal(n * c * h * w, 1);
+        x[x.Length / 3] = float.NaN; // one NaN: every window it reaches pools to NaN in both paths
+        var wt = RandomNormal(cout * g.PatchSize, 2, 0, 0.3);
+        var b = RandomNormal(cout, 3);
+        foreach (var activation in new[] { FusedActivation.Relu, FusedActivation.None })
+            foreach (var bias in new[] { b, [] })
+            {
+                var expected = Unfused(x, wt, bias, g, cout, width, activation);
+                var actual = new float[expected.Length];
+                DirectConvolution.ForwardMaxPool2x2(x, wt, bias, g, cout, actual, width.ToSimd(), activation);
+                Assert.Contains(expected, float.IsNaN);
+                Assert.Contains(expected, v => !float.IsNaN(v));
+                Assert.Equal(Bits(expected), Bits(actual));
+            }
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Pooled_IsBitIdenticalAcrossThreadCounts(int n, int c, int h, int w, int cout, int stride)
+    {
+        var g = new ConvGeometry(n, c, h, w, 3, 3, stride, 1);
+        var (x, wt, b) = (RandomNormal(n * c * h * w, 4), RandomNormal(cout * g.PatchSize, 5, 0, 0.3), RandomNormal(cout, 6));
+        int[] Run(int threads)
+        {
+            using var _ = ComputeSettings.Use(new ComputeSettings(threads));
+            var y = new float[n * cout * (g.OutH / 2) * (g.OutW / 2)];
+            DirectConvolution.ForwardMaxPool2x2(x, wt, b, g, cout, y, FusedActivation.Relu);
+            return Bits(y);
+        }
+        var one = Run(1);
+        Assert.Equal(one, Run(2));
+        Assert.Equal(one, Run(3));
+    }
+
+    [Fact]
+    public void OutputSmallerThanAWindowOrWrongSizes_Throw()
+    {
+        var tiny = new ConvGeometry(1, 2, 3, 1, 3, 3, 1, 1); // output 3x1
+        var ex = Assert.Throws<ArgumentException>(() => DirectConvolution.ForwardMaxPool2x2(new float[6], new float[36], default, tiny, 2, new float[0]));
+        Assert.Contains("smaller than one 2x2 window", ex.Message);
+        var g = new ConvGeometry(1, 2, 6, 6, 3, 3, 1, 1);
+        ex = Assert.Throws<ArgumentException>(() => DirectConvolution.ForwardMaxPool2x2(new float[72], new float[36], default, g, 2, new float[72]));
+        Assert.Contains("y 72 (18)", ex.Message);
+    }
+
+    private static float[] Unfused(float[] x, float[] wt, float[] b, ConvGeometry g, int cout, Width width, FusedActivation activation)
+    {
+        var y = new float[g.N * cout * g.OutPlane];
+        DirectConvolution.Forward(x, wt, b, g, cout, y, width.ToSimd(), activation);
+        var pool = new ConvGeometry(g.N, cout, g.OutH, g.OutW, 2, 2, 2, 0);
+        var pooled = new float[g.N * cout * pool.OutPlane];
+        Pooling.MaxForward(y, pool, pooled, default);
+        return pooled;
+    }
+
+    private static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
+}
