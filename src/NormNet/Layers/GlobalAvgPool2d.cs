@@ -1,3 +1,5 @@
+using NormNet.Kernels;
+
 namespace NormNet.Layers;
 
 /// <summary>Averages each channel over its whole plane: (N, C, H, W) to (N, C). Equivalent to PyTorch's
@@ -14,15 +16,8 @@ public sealed class GlobalAvgPool2d : Module
             throw new ArgumentException($"GlobalAvgPool2d expected 4D (N, C, H, W) input, got {input.ShapeString}.", nameof(input));
         int n = input.Dim(0), c = input.Dim(1), plane = input.Dim(2) * input.Dim(3);
         var output = Reuse(ref _output, [n, c]);
-        var x = input.ReadOnlySpan;
-        var y = output.Span;
         // y[n, c] = mean over the plane (double accumulation)
-        for (int i = 0; i < n * c; i++)
-        {
-            double sum = 0;
-            foreach (float v in x.Slice(i * plane, plane)) sum += v;
-            y[i] = (float)(sum / plane);
-        }
+        Pooling.GlobalAvgForward(input.ReadOnlySpan, n * c, plane, output.Span);
         _input = input;
         return output;
     }
@@ -33,10 +28,8 @@ public sealed class GlobalAvgPool2d : Module
         CheckGradient(gradOutput, _input is null ? null : _output);
         var gradInput = Reuse(ref _gradInput, _input!.Dims);
         int plane = _input.Dim(2) * _input.Dim(3);
-        var dy = gradOutput.ReadOnlySpan;
-        var dx = gradInput.Span;
         // dx[n, c, :] = dy[n, c] / plane
-        for (int i = 0; i < dy.Length; i++) dx.Slice(i * plane, plane).Fill(dy[i] / plane);
+        Pooling.GlobalAvgBackward(gradOutput.ReadOnlySpan, gradOutput.Length, plane, gradInput.Span);
         return gradInput;
     }
 }
