@@ -8,7 +8,7 @@ namespace NormNet.Kernels;
 public static unsafe partial class Pooling
 {
     /// <summary>Whether the 2x2 windows run four at a time: a two-source even/odd shuffle is needed (x86 shufps, Arm64 uzp).</summary>
-    private static bool Vector2x2 => Sse.IsSupported || AdvSimd.Arm64.IsSupported;
+    private static bool Vector2x2 => Shuffles.Supported;
 
     // x rows 2*oy and 2*oy+1 of each plane -> y[oy, ox] = the max of x[2oy..2oy+1, 2ox..2ox+1], argmax (or none)
     /// <summary>The common 2x2, stride-2 window without padding, each window exactly as <see cref="Window2x2"/> decides it.</summary>
@@ -94,8 +94,8 @@ public static unsafe partial class Pooling
     private static void Four2x2(float* x, int r0, int w, int ox, float* yo, int* io)
     {
         float* top = x + r0 + 2 * ox, bottom = top + w;
-        Deinterleave(Vector128.Load(top), Vector128.Load(top + 4), out var t0, out var t1);
-        Deinterleave(Vector128.Load(bottom), Vector128.Load(bottom + 4), out var b0, out var b1);
+        Shuffles.Deinterleave(Vector128.Load(top), Vector128.Load(top + 4), out var t0, out var t1);
+        Shuffles.Deinterleave(Vector128.Load(bottom), Vector128.Load(bottom + 4), out var b0, out var b1);
         var sum = (t0 + t1) + (b0 + b1);
         if (!Vector128.EqualsAll(sum, sum))
         {
@@ -116,22 +116,6 @@ public static unsafe partial class Pooling
         offset = Vector128.ConditionalSelect(g2.AsInt32(), Vector128.Create(w), offset);
         offset = Vector128.ConditionalSelect(g3.AsInt32(), Vector128.Create(w + 1), offset);
         (Vector128.Create(r0 + 2 * ox) + Vector128.Create(0, 2, 4, 6) + offset).Store(io + ox);
-    }
-
-    // (a0 a1 a2 a3), (b0 b1 b2 b3) -> even (a0 a2 b0 b2), odd (a1 a3 b1 b3)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Deinterleave(Vector128<float> a, Vector128<float> b, out Vector128<float> even, out Vector128<float> odd)
-    {
-        if (Sse.IsSupported)
-        {
-            even = Sse.Shuffle(a, b, 0b10_00_10_00);
-            odd = Sse.Shuffle(a, b, 0b11_01_11_01);
-        }
-        else
-        {
-            even = AdvSimd.Arm64.UnzipEven(a, b);
-            odd = AdvSimd.Arm64.UnzipOdd(a, b);
-        }
     }
 
     /// <summary>One window, row-major (top left, top right, bottom left, bottom right): the first NaN wins, else the
@@ -191,24 +175,8 @@ public static unsafe partial class Pooling
         if (!Vector128.EqualsAll(isT0 | isT1 | isB0 | isB1, Vector128<int>.AllBitsSet))
             for (int i = 0; i < 4; i++) Window2x2Backward(dx, r0, w, ox + i, dy[ox + i], idx[ox + i]); // throws, naming it
         var zero = Vector128<float>.Zero;
-        Interleave(Vector128.ConditionalSelect(isT0.AsSingle(), g, zero), Vector128.ConditionalSelect(isT1.AsSingle(), g, zero), dx + r0 + 2 * ox);
-        Interleave(Vector128.ConditionalSelect(isB0.AsSingle(), g, zero), Vector128.ConditionalSelect(isB1.AsSingle(), g, zero), dx + r0 + w + 2 * ox);
-    }
-
-    // even (e0 e1 e2 e3), odd (o0 o1 o2 o3) -> p[0..8) = e0 o0 e1 o1 e2 o2 e3 o3
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Interleave(Vector128<float> even, Vector128<float> odd, float* p)
-    {
-        if (Sse.IsSupported)
-        {
-            Sse.UnpackLow(even, odd).Store(p);
-            Sse.UnpackHigh(even, odd).Store(p + 4);
-        }
-        else
-        {
-            AdvSimd.Arm64.ZipLow(even, odd).Store(p);
-            AdvSimd.Arm64.ZipHigh(even, odd).Store(p + 4);
-        }
+        Shuffles.Interleave(Vector128.ConditionalSelect(isT0.AsSingle(), g, zero), Vector128.ConditionalSelect(isT1.AsSingle(), g, zero), dx + r0 + 2 * ox);
+        Shuffles.Interleave(Vector128.ConditionalSelect(isB0.AsSingle(), g, zero), Vector128.ConditionalSelect(isB1.AsSingle(), g, zero), dx + r0 + w + 2 * ox);
     }
 
     /// <summary>One window's backward: dy at its argmax, +0 at the other three; an argmax outside the window is an error.</summary>

@@ -1,0 +1,65 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace NormNet.Kernels;
+
+/// <summary>Even/odd shuffles of 128-bit vectors (x86 shufps and unpck, Arm64 uzp and zip), for the kernels that split
+/// or merge every other element: 2x2 pooling and the stride-2 convolution's phase planes.</summary>
+internal static unsafe class Shuffles
+{
+    /// <summary>Whether the two-source shuffles run here (x86 SSE or Arm64 AdvSimd); callers keep a scalar path beside them.</summary>
+    public static bool Supported => Sse.IsSupported || AdvSimd.Arm64.IsSupported;
+
+    // (a0 a1 a2 a3), (b0 b1 b2 b3) -> even (a0 a2 b0 b2), odd (a1 a3 b1 b3)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Deinterleave(Vector128<float> a, Vector128<float> b, out Vector128<float> even, out Vector128<float> odd)
+    {
+        if (Sse.IsSupported)
+        {
+            even = Sse.Shuffle(a, b, 0b10_00_10_00);
+            odd = Sse.Shuffle(a, b, 0b11_01_11_01);
+        }
+        else
+        {
+            even = AdvSimd.Arm64.UnzipEven(a, b);
+            odd = AdvSimd.Arm64.UnzipOdd(a, b);
+        }
+    }
+
+    // even (e0 e1 e2 e3), odd (o0 o1 o2 o3) -> p[0..8) = e0 o0 e1 o1 e2 o2 e3 o3
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Interleave(Vector128<float> even, Vector128<float> odd, float* p)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.UnpackLow(even, odd).Store(p);
+            Sse.UnpackHigh(even, odd).Store(p + 4);
+        }
+        else
+        {
+            AdvSimd.Arm64.ZipLow(even, odd).Store(p);
+            AdvSimd.Arm64.ZipHigh(even, odd).Store(p + 4);
+        }
+    }
+
+    // src: (n) -> even[j] = src[2j] for 2j < n, odd[j] = src[2j + 1] for 2j + 1 < n
+    /// <summary>Splits a row into its even and odd elements, four of each per step where the shuffles run.</summary>
+    public static void DeinterleaveRow(float* src, int n, float* even, float* odd)
+    {
+        int j = 0;
+        if (Supported)
+            for (; 2 * j + 8 <= n; j += 4)
+            {
+                Deinterleave(Vector128.Load(src + 2 * j), Vector128.Load(src + 2 * j + 4), out var e, out var o);
+                e.Store(even + j);
+                o.Store(odd + j);
+            }
+        for (; 2 * j < n; j++)
+        {
+            even[j] = src[2 * j];
+            if (2 * j + 1 < n) odd[j] = src[2 * j + 1];
+        }
+    }
+}

@@ -1,0 +1,23 @@
+using NormNet.Kernels;
+
+namespace NormNet.Tests.Kernels;
+
+/// <summary>The even/odd row split of the stride-2 phase planes, for every row length up to past two vector steps (the
+/// vector loop, its tail and rows shorter than one step), writing nothing past the halves.</summary>
+public unsafe class ShufflesTests
+{
+    [Fact]
+    public void DeinterleaveRow_SplitsEvenAndOddElements_AtEveryLength()
+    {
+        for (int n = 1; n <= 19; n++)
+        {
+            var src = Enumerable.Range(0, n).Select(i => 10f + i).ToArray();
+            int evens = (n + 1) / 2, odds = n / 2;
+            var even = Enumerable.Repeat(-1f, evens + 1).ToArray();
+            var odd = Enumerable.Repeat(-1f, odds + 1).ToArray();
+            fixed (float* ps = src, pe = even, po = odd) Shuffles.DeinterleaveRow(ps, n, pe, po);
+            Assert.Equal(Enumerable.Range(0, evens).Select(j => 10f + 2 * j).Append(-1f), even);
+            Assert.Equal(Enumerable.Range(0, odds).Select(j => 11f + 2 * j).Append(-1f), odd);
+        }
+    }
+}
