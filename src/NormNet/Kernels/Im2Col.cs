@@ -97,6 +97,13 @@ public static unsafe class Im2Col
                         for (int ox = 0; ox < first; ox++) d[ox] = 0;
                         if (g.Stride == 1)
                             new ReadOnlySpan<float>(s + first - g.Padding + j, end - first).CopyTo(new Span<float>(d + first, end - first));
+                        else if (g.Stride == 2)
+                        {
+                            // the row's every other pixel from its first valid one, four per shuffle (measured, the weight gradient of the
+                            // resnet's 16-to-32 3x3 stride-2 convolution at batch 128, alternating builds: 7.7-8.0 -> 4.3-5.2 ms on 2 threads)
+                            int at = 2 * first - g.Padding + j;
+                            Shuffles.TakeEven(s + at, g.W - at, end - first, d + first);
+                        }
                         else
                             for (int ox = first; ox < end; ox++) d[ox] = s[ox * g.Stride - g.Padding + j];
                         for (int ox = end; ox < ow; ox++) d[ox] = 0;

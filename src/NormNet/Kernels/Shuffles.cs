@@ -62,4 +62,19 @@ internal static unsafe class Shuffles
             if (2 * j + 1 < n) odd[j] = src[2 * j + 1];
         }
     }
+
+    // src: (available) -> dst[j] = src[2j], j < count (2 count - 1 <= available)
+    /// <summary>Every other element of a row, from the first: four per step where the shuffles run and eight source
+    /// elements are there to read, one at a time after that.</summary>
+    public static void TakeEven(float* src, int available, int count, float* dst)
+    {
+        int j = 0;
+        if (Supported)
+            for (; j + 4 <= count && 2 * j + 8 <= available; j += 4)
+            {
+                Deinterleave(Vector128.Load(src + 2 * j), Vector128.Load(src + 2 * j + 4), out var even, out _);
+                even.Store(dst + j);
+            }
+        for (; j < count; j++) dst[j] = src[2 * j];
+    }
 }

@@ -3,7 +3,8 @@ using NormNet.Kernels;
 namespace NormNet.Tests.Kernels;
 
 /// <summary>The even/odd row split of the stride-2 phase planes, for every row length up to past two vector steps (the
-/// vector loop, its tail and rows shorter than one step), writing nothing past the halves.</summary>
+/// vector loop, its tail and rows shorter than one step), writing nothing past the halves; and every other element of a
+/// row, reading no further than the row (an array of exactly that length).</summary>
 public unsafe class ShufflesTests
 {
     [Fact]
@@ -19,5 +20,19 @@ public unsafe class ShufflesTests
             Assert.Equal(Enumerable.Range(0, evens).Select(j => 10f + 2 * j).Append(-1f), even);
             Assert.Equal(Enumerable.Range(0, odds).Select(j => 11f + 2 * j).Append(-1f), odd);
         }
+    }
+
+    [Fact]
+    public void TakeEven_CopiesEveryOtherElement_ReadingOnlyWhatIsAvailable()
+    {
+        for (int count = 1; count <= 13; count++)
+            foreach (int slack in new[] { 0, 1, 7 }) // source elements past the last one taken
+            {
+                int available = 2 * count - 1 + slack;
+                var src = Enumerable.Range(0, available).Select(i => 10f + i).ToArray();
+                var dst = Enumerable.Repeat(-1f, count + 1).ToArray();
+                fixed (float* ps = src, pd = dst) Shuffles.TakeEven(ps, available, count, pd);
+                Assert.Equal(Enumerable.Range(0, count).Select(j => 10f + 2 * j).Append(-1f), dst);
+            }
     }
 }
