@@ -133,6 +133,12 @@ public static unsafe class Im2Col
                         float* d = dx + ((long)c * g.H + y) * g.W;
                         // dx[y, ox*s - p + j] += cols[.., oy*OW + ox]
                         if (g.Stride == 1) AddInPlace(d + first - g.Padding + j, s + first, end - first);
+                        else if (g.Stride == 2)
+                        {
+                            // into every other pixel, four per shuffle (each pixel's additions in the same order as one at a time)
+                            int at = 2 * first - g.Padding + j;
+                            Shuffles.AddToEven(d + at, g.W - at, s + first, end - first);
+                        }
                         else for (int ox = first; ox < end; ox++) d[ox * g.Stride - g.Padding + j] += s[ox];
                     }
                 }

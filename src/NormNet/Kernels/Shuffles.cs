@@ -77,4 +77,19 @@ internal static unsafe class Shuffles
             }
         for (; j < count; j++) dst[j] = src[2 * j];
     }
+
+    // dst: (available), src: (count) -> dst[2j] += src[j], j < count (2 count - 1 <= available); the odd elements unchanged
+    /// <summary>Adds a row into every other element of another, from the first: four per step where the shuffles run and
+    /// eight destination elements are there (the odd ones are stored back as they were), one at a time after that.</summary>
+    public static void AddToEven(float* dst, int available, float* src, int count)
+    {
+        int j = 0;
+        if (Supported)
+            for (; j + 4 <= count && 2 * j + 8 <= available; j += 4)
+            {
+                Deinterleave(Vector128.Load(dst + 2 * j), Vector128.Load(dst + 2 * j + 4), out var even, out var odd);
+                Interleave(even + Vector128.Load(src + j), odd, dst + 2 * j);
+            }
+        for (; j < count; j++) dst[2 * j] += src[j];
+    }
 }

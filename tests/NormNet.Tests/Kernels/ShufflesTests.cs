@@ -35,4 +35,19 @@ public unsafe class ShufflesTests
                 Assert.Equal(Enumerable.Range(0, count).Select(j => 10f + 2 * j).Append(-1f), dst);
             }
     }
+
+    [Fact]
+    public void AddToEven_AddsIntoEveryOtherElement_LeavingTheOddOnesAndWhatFollows()
+    {
+        for (int count = 1; count <= 13; count++)
+            foreach (int slack in new[] { 0, 1, 7 })
+            {
+                int available = 2 * count - 1 + slack;
+                var dst = Enumerable.Range(0, available + 1).Select(i => 100f + i).ToArray(); // one element past what is available
+                var src = Enumerable.Range(0, count).Select(j => 0.5f + j).ToArray();
+                fixed (float* pd = dst, ps = src) Shuffles.AddToEven(pd, available, ps, count);
+                for (int i = 0; i <= available; i++)
+                    Assert.Equal(i % 2 == 0 && i / 2 < count ? 100f + i + 0.5f + i / 2 : 100f + i, dst[i]);
+            }
+    }
 }
