@@ -100,19 +100,19 @@ public sealed class Conv2d : Module
         var gradInput = RequiresInputGradient ? Reuse(ref _gradInput, _input!.Dims) : null;
         if (DirectConvolution.Preferred(g))
         {
-            // the forward kept no columns: the weight gradient unfolds each chunk of x itself; the input gradient is a direct
-            // convolution of dy at stride 1, else col2im of W^T dy per chunk
+            // the forward kept no columns: the weight gradient is a direct one (or, on machines without 32 vector registers,
+            // unfolds each chunk of x itself); the input gradient is a direct convolution of dy at stride 1, else col2im of
+            // W^T dy per chunk
+            var x = _input!.ReadOnlySpan;
+            var dy = gradOutput.ReadOnlySpan;
             var db = Bias is null ? default : Bias.Grad.Span;
-            if (gradInput is not null && DirectConvolution.SupportsInputGradient(g))
-            {
-                ConvolutionKernels.WeightGradient(gradOutput.ReadOnlySpan, _input!.ReadOnlySpan, g, OutChannels, Weight.Grad.Span, db);
-                DirectConvolution.InputGradient(gradOutput.ReadOnlySpan, Weight.Value.ReadOnlySpan, g, OutChannels, gradInput.Span);
-            }
-            else
-            {
-                ConvolutionKernels.BackwardFromInput(gradOutput.ReadOnlySpan, _input!.ReadOnlySpan, Weight.Value.ReadOnlySpan, g, OutChannels,
-                    gradInput is null ? default : gradInput.Span, Weight.Grad.Span, db);
-            }
+            bool directWeights = DirectConvolution.SupportsWeightGradient(g);
+            bool directInput = gradInput is not null && DirectConvolution.SupportsInputGradient(g);
+            if (directWeights) DirectConvolution.WeightGradient(dy, x, g, OutChannels, Weight.Grad.Span, db);
+            if (directInput) DirectConvolution.InputGradient(dy, Weight.Value.ReadOnlySpan, g, OutChannels, gradInput!.Span);
+            if (!directWeights || (gradInput is not null && !directInput))
+                ConvolutionKernels.BackwardFromInput(dy, x, Weight.Value.ReadOnlySpan, g, OutChannels,
+                    gradInput is null || directInput ? default : gradInput.Span, directWeights ? default : Weight.Grad.Span, directWeights ? default : db);
             return gradInput ?? Zeros(ref _zeros, _input!.Dims);
         }
         ConvolutionKernels.Backward(gradOutput.ReadOnlySpan, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), Weight.Value.ReadOnlySpan, g, OutChannels,
