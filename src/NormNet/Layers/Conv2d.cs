@@ -4,9 +4,10 @@ namespace NormNet.Layers;
 
 /// <summary>2-D convolution over (N, C_in, H, W) input, as <c>torch.nn.Conv2d</c> (square kernel, equal stride
 /// and zero padding on both axes, no dilation or groups). A convolution with a kernel wider than 1x1 runs its forward as a direct convolution
-/// (<see cref="DirectConvolution"/>, any stride) and, at stride 1, its input gradient too, with the weight gradient (and the input
-/// gradient at other strides) as im2col plus matrix products per chunk of images; other convolutions run entirely as im2col plus
-/// matrix products (<see cref="ConvolutionKernels"/>).</summary>
+/// (<see cref="DirectConvolution"/>, any stride) and, at stride 1, its input gradient too; its weight gradient is direct as well where
+/// vectors are 16 floats wide (<see cref="DirectConvolution.SupportsWeightGradient"/>), else im2col plus matrix products per chunk of
+/// images, as is its input gradient at other strides; other convolutions run entirely as im2col plus matrix products
+/// (<see cref="ConvolutionKernels"/>).</summary>
 /// <remarks>Weights start Kaiming-uniform with fan-in C_in*k*k and the bias U(-1/sqrt(fan-in), 1/sqrt(fan-in)), PyTorch's defaults.</remarks>
 public sealed class Conv2d : Module
 {
