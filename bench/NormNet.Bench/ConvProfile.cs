@@ -50,8 +50,9 @@ internal static class ConvProfile
         return 0;
     }
 
-    /// <summary>The convolution's kernels alone, new (chunked) and old (per image) side by side, and the SGEMM on the
-    /// forward's product (M = Cout, N = images * pixels, K = Cin * k * k), in GFLOP/s.</summary>
+    /// <summary>The convolution's kernels alone, new (chunked) and old (per image) side by side, the direct kernels (forward,
+    /// input gradient and, where the layer runs it, weight gradient), and the SGEMM on the forward's product (M = Cout,
+    /// N = images * pixels, K = Cin * k * k), in GFLOP/s.</summary>
     private static string ConvFlops(Conv2d c, Tensor input, double fwd, double bwd, bool train)
     {
         var g = new ConvGeometry(input.Dim(0), c.InChannels, input.Dim(2), input.Dim(3), c.KernelSize, c.KernelSize, c.Stride, c.Padding);
@@ -85,8 +86,12 @@ internal static class ConvProfile
         var (nw, ow) = BestPair(() => { ConvolutionKernels.Forward(x, w, db, g, m, col, y); ConvolutionKernels.Backward(y, col, w, g, m, default, dw, db); },
             () => { ConvolutionPerImage.Forward(x, w, db, g, m, col, y); ConvolutionPerImage.Backward(y, col, w, g, m, default, dw, db); });
         nb -= nf; ob -= of; nw -= nf; ow -= of;
-        return s + string.Create(CultureInfo.InvariantCulture,
+        s += string.Create(CultureInfo.InvariantCulture,
             $"; dW {flops / nw / 1e6:F1} (per image {flops / ow / 1e6:F1}); dx {flops / (nb - nw) / 1e6:F1} (per image {flops / (ob - ow) / 1e6:F1})");
+        if (!DirectConvolution.SupportsWeightGradient(g)) return s;
+        // the weight gradient the layer runs here (Conv2d.Backward): direct, without columns
+        double directW = Best(() => DirectConvolution.WeightGradient(y, x, g, m, dw, db));
+        return s + string.Create(CultureInfo.InvariantCulture, $"; direct dW {flops / directW / 1e6:F1}");
     }
 
     private static double Best(Action f) => Enumerable.Range(0, 5).Min(_ => Time(f));
