@@ -18,7 +18,7 @@ namespace NormNet.Deployment;
 /// Mul, ReduceMean, Add, Sqrt, Div, then Mul and Add for its affine; ReLU, Sigmoid, Tanh to the operators of those names; MaxPool2d to
 /// MaxPool; AvgPool2d to AveragePool (count_include_pad = 1, PyTorch's default); GlobalAvgPool2d to GlobalAveragePool
 /// then Flatten; Flatten to Flatten (axis 1); Dropout to nothing (it is the identity at inference); Residual to Add
-/// of body and shortcut; ChannelAffine to Mul and Add with (C, 1, ..., 1) constants; Sequential to its children in
+/// of body and shortcut; ResidualReLU to that Add then Relu; ChannelAffine to Mul and Add with (C, 1, ..., 1) constants; Sequential to its children in
 /// order. Initializers carry the state-dict names (<c>0.weight</c>, <c>1.running_mean</c>).</para>
 /// <para>What is exported is what the model computes in eval mode, whatever mode it is in (as
 /// <c>torch.onnx.export</c> does by default); the model itself is not changed. BatchNormalization's

@@ -143,7 +143,8 @@ public sealed class ReadmeExamples : IDisposable
         model.Eval();                                     // folding refuses a model in training mode
         Module folded = BatchNormFolding.Fold(model);
         // 2b. The model to run for inference: BN folded, each Conv2d and the ReLU after it fused into a ConvReLU2d (with the
-        //     2x2 max pooling after them, into a ConvReLUMaxPool2d), each Linear frozen with its weight transposed once (FrozenLinear).
+        //     2x2 max pooling after them, into a ConvReLUMaxPool2d), each residual block and the ReLU after it into a ResidualReLU,
+        //     each Linear frozen with its weight transposed once (FrozenLinear).
         Module inference = InferenceModel.Create(model);
         // 3. ONNX export (opset 15): input "input" (N, 1, 28, 28), output "output" (N, 10), N symbolic.
         OnnxExporter.Export(model, inputShape: [1, 28, 28], "cnn.onnx");              // with BatchNormalization nodes

@@ -24,6 +24,9 @@ internal sealed partial class OnnxModuleWriter(OnnxGraphBuilder graph)
                 return (x, shape);
             case Residual residual:
                 return WriteResidual(residual, path, x, shape);
+            case ResidualReLU fusedBlock:
+                var (summed, sumShape) = WriteResidual(fusedBlock.Block, BatchNormFolding.Join(path, "0"), x, shape);
+                return (graph.AddNode("Relu", path, [summed]), sumShape);
             case Linear linear:
                 return WriteLinear(linear, path, x, shape);
             case FrozenLinear frozen:
@@ -65,7 +68,7 @@ internal sealed partial class OnnxModuleWriter(OnnxGraphBuilder graph)
                 return (graph.AddNode("Flatten", path, [x], Int("axis", 1)), [shape[0], Product(shape.AsSpan(1))]);
             default:
                 throw new NotSupportedException(
-                    $"ONNX export does not support {BatchNormFolding.Describe(module, path)}; supported: Sequential, Residual, Linear, FrozenLinear, Conv2d, ConvReLU2d, ConvReLUMaxPool2d, " +
+                    $"ONNX export does not support {BatchNormFolding.Describe(module, path)}; supported: Sequential, Residual, ResidualReLU, Linear, FrozenLinear, Conv2d, ConvReLU2d, ConvReLUMaxPool2d, " +
                     "BatchNorm1d/2d/3d, FrozenBatchNorm2d, BatchRenorm1d/2d, GroupNorm, LayerNorm, InstanceNorm1d/2d, ChannelAffine, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout.");
         }
     }

@@ -59,6 +59,7 @@ public static class BatchNormFolding
         Residual residual => new Residual(
             FoldModule(residual.Body, Join(path, "body")),
             residual.Shortcut is null ? null : FoldModule(residual.Shortcut, Join(path, "shortcut"))),
+        ResidualReLU fused => new ResidualReLU((Residual)FoldModule(fused.Block, Join(path, "0"))),
         GroupNorm or LayerNorm or InstanceNormBase { TrackRunningStats: false } => throw new NotSupportedException(
             $"Cannot fold {Describe(module, path)}: it normalizes each sample with that sample's own statistics at inference too, " +
             "so no fixed per-channel map reproduces it. Export it to ONNX without folding instead."),

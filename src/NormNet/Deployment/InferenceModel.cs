@@ -6,8 +6,10 @@ namespace NormNet.Deployment;
 /// Builds the network to deploy from a trained one: batch norm folded into the layer before it
 /// (<see cref="BatchNormFolding.Fold"/>), then each <see cref="Conv2d"/> directly followed by a <see cref="ReLU"/> fused
 /// into one <see cref="ConvReLU2d"/>, whose ReLU costs no pass of its own over the output (with a 2x2 max pooling after
-/// the ReLU, the three into one <see cref="ConvReLUMaxPool2d"/>, whose full-size output is never stored), and each <see cref="Linear"/>
-/// made a <see cref="FrozenLinear"/>, whose weight is transposed once here instead of on every call.
+/// the ReLU, the three into one <see cref="ConvReLUMaxPool2d"/>, whose full-size output is never stored), each <see cref="Residual"/>
+/// block directly followed by a ReLU into one <see cref="ResidualReLU"/> (the addition and the ReLU in its body's last
+/// convolution's epilogue), and each <see cref="Linear"/> made a <see cref="FrozenLinear"/>, whose weight is transposed once
+/// here instead of on every call.
 /// </summary>
 /// <remarks>The result is a new model in eval mode (the input model is not changed) that computes what the input model
 /// computes in eval mode, up to the rounding of folding (the fused ReLU and the frozen Linear layers change no bits). It is
@@ -27,8 +29,8 @@ public static class InferenceModel
         return fused;
     }
 
-    /// <summary>The same layers with each Conv2d + ReLU (+ MaxPool2d(2)) of a Sequential replaced by a ConvReLU2d (ConvReLUMaxPool2d) holding that Conv2d
-    /// and each Linear by a FrozenLinear (the other layers are moved into the new containers, not copied: for a model that
+    /// <summary>The same layers with each Conv2d + ReLU (+ MaxPool2d(2)) of a Sequential replaced by a ConvReLU2d (ConvReLUMaxPool2d) holding that Conv2d,
+    /// each Residual + ReLU by a ResidualReLU holding that (fused) block, and each Linear by a FrozenLinear (the other layers are moved into the new containers, not copied: for a model that
     /// is itself a fresh copy).</summary>
     internal static Module Fuse(Module module) => module switch
     {
@@ -52,6 +54,11 @@ public static class InferenceModel
                     continue;
                 }
                 result.Add(new ConvReLU2d(conv));
+                i++;
+            }
+            else if (sequential[i] is Residual block && i + 1 < sequential.Count && sequential[i + 1] is ReLU)
+            {
+                result.Add(new ResidualReLU((Residual)Fuse(block)));
                 i++;
             }
             else

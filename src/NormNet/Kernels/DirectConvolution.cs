@@ -39,7 +39,7 @@ public static unsafe partial class DirectConvolution
 
     private struct Args
     {
-        public float* X, W, B, Y;
+        public float* X, W, B, Y, Addend;
         public int* Taps;
         public ConvGeometry G;
         public int Cout, MaxTap, BlockGroups;
@@ -75,7 +75,27 @@ public static unsafe partial class DirectConvolution
         FusedActivation activation = FusedActivation.None)
     {
         Check(g, cout, x.Length, w.Length, y.Length);
-        Forward(x, w, b, g, cout, y, width, activation, pool: false);
+        Forward(x, w, b, default, g, cout, y, width, activation, pool: false);
+    }
+
+    // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; r: (N, Cout, OH, OW); y: (N, Cout, OH, OW), overwritten
+    /// <summary>y = f(conv(x) + b + r): <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
+    /// with <paramref name="addend"/> added to each output (after the bias, before the activation) as the epilogue stores it:
+    /// a residual block's last convolution, its addition and the ReLU after it in one pass (<see cref="Layers.ResidualReLU"/>),
+    /// with the bits of the convolution, then the addition, then the activation.</summary>
+    public static void ForwardAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ReadOnlySpan<float> addend, ConvGeometry g, int cout,
+        Span<float> y, FusedActivation activation = FusedActivation.None) =>
+        ForwardAdd(x, w, b, addend, g, cout, y, SimdDispatch.Widest, activation);
+
+    /// <summary><see cref="ForwardAdd(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
+    /// at a chosen vector width.</summary>
+    internal static void ForwardAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ReadOnlySpan<float> addend, ConvGeometry g, int cout,
+        Span<float> y, SimdWidth width, FusedActivation activation = FusedActivation.None)
+    {
+        Check(g, cout, x.Length, w.Length, y.Length);
+        if (addend.Length != y.Length)
+            throw new ArgumentException($"Direct convolution {g} with {cout} outputs: the addend has {addend.Length} elements, expected {y.Length} (the output's).");
+        Forward(x, w, b, addend, g, cout, y, width, activation, pool: false);
     }
 
     // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; y: (N, Cout, OH / 2, OW / 2), overwritten
@@ -96,19 +116,20 @@ public static unsafe partial class DirectConvolution
         if (g.OutH < 2 || g.OutW < 2)
             throw new ArgumentException($"Direct convolution with 2x2 max pooling: the output {g.OutH}x{g.OutW} of {g} is smaller than one 2x2 window.");
         Check(g, cout, x.Length, w.Length, y.Length, (long)g.N * cout * (g.OutH / 2) * (g.OutW / 2));
-        Forward(x, w, b, g, cout, y, width, activation, pool: true);
+        Forward(x, w, b, default, g, cout, y, width, activation, pool: true);
     }
 
-    private static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y, SimdWidth width,
-        FusedActivation activation, bool pool)
+    private static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ReadOnlySpan<float> addend, ConvGeometry g, int cout,
+        Span<float> y, SimdWidth width, FusedActivation activation, bool pool)
     {
         if (b.Length != 0 && b.Length != cout) throw new ArgumentException($"Direct convolution: bias has {b.Length} elements, expected {cout} or 0.");
         float[] packed = PackForward(w, g.C, cout, g.KH);
         int[] taps = Taps(g, out int maxTap);
-        fixed (float* px = x, pw = packed, pb = b, py = y)
+        fixed (float* px = x, pw = packed, pb = b, pr = addend, py = y)
         fixed (int* pt = taps)
         {
-            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, Taps = pt, MaxTap = maxTap, G = g, Cout = cout, Width = width, Activation = activation, Pool = pool };
+            var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Addend = addend.IsEmpty ? null : pr, Y = py, Taps = pt, MaxTap = maxTap, G = g, Cout = cout,
+                Width = width, Activation = activation, Pool = pool };
             Run(&a);
         }
     }
@@ -280,7 +301,7 @@ public static unsafe partial class DirectConvolution
                     Tile<TS, TV>(v, xp + q0, a->Taps, taps, a->W + (long)ob * taps * Rows, yp + (long)ob * Rows * qr + q0, qr);
                 q0 += v * TS.Width;
             }
-            var channels = new Channels(a->B, firstBlock * Rows, Math.Min(cout, endBlock * Rows));
+            var channels = new Channels(a->B, firstBlock * Rows, Math.Min(cout, endBlock * Rows), a->Addend == null ? null : a->Addend + (long)n * cout * g.OutPlane);
             if (a->Pool)
             {
                 float* pooled = a->Y + (long)n * cout * (oh / 2) * (ow / 2);
@@ -291,73 +312,6 @@ public static unsafe partial class DirectConvolution
             float* y = a->Y + (long)n * cout * g.OutPlane;
             if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, qr, layout.Cols, channels, oh, ow, y);
             else Epilogue<TS, TV, NoActivation>(yp, qr, layout.Cols, channels, oh, ow, y);
-        }
-    }
-
-    /// <summary>The output channels [First, End) an epilogue stores, and the bias (null for none).</summary>
-    private readonly struct Channels(float* bias, int first, int end)
-    {
-        public readonly float* Bias = bias;
-        public readonly int First = first, End = end;
-    }
-
-    // yp: (Cout, qr) padded-width output rows (OH rows of wp each, the first OW valid); b: (Cout) or null -> y: (Cout, OH / 2, OW / 2)
-    /// <summary>y[o] = maxpool2x2(f(yp[o] + b[o])) for the channels: the activation in place over each channel's rows, then
-    /// its 2x2 windows pooled from there (<see cref="Pooling.MaxPlane2x2"/>), while the channel is in cache.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PooledEpilogue<TS, TV, TA>(float* yp, int qr, int wp, Channels channels, int oh, int ow, float* y)
-        where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
-    {
-        // the pooled rows 0 .. 2 (OH / 2) - 1, whole vectors (the padded columns past OW, never pooled, are taken along: within qr)
-        int count = oh / 2 * 2 * wp, vectorEnd = (count + TS.Width - 1) / TS.Width * TS.Width, pooled = oh / 2 * (ow / 2);
-        for (int o = channels.First; o < channels.End; o++)
-        {
-            float* plane = yp + (long)o * qr;
-            if (channels.Bias == null) StoreRow<TS, TV, TA>(plane, plane, count, vectorEnd, 0f, false);
-            else StoreRow<TS, TV, TA>(plane, plane, count, vectorEnd, channels.Bias[o], true);
-            Pooling.MaxPlane2x2(plane, wp, oh, ow, y + (long)o * pooled);
-        }
-    }
-
-    // yp: (Cout, qr) padded-width output rows (OH rows of wp each, the first OW valid); b: (Cout) or null -> y: (Cout, OH, OW)
-    /// <summary>y[o, i, j] = f(yp[o, i * wp + j] + b[o]) (no addition without a bias, so the bits are the product's).</summary>
-    /// <remarks>Rows are stored in y's order a whole vector at a time, the last vector running past the row's end into the
-    /// next row, which is stored after it and overwrites those values (so rows narrower than a vector, or with a tail, take
-    /// no scalar loop); only a row whose last vector would run past this image's output ends in scalar stores.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Epilogue<TS, TV, TA>(float* yp, int qr, int wp, Channels channels, int oh, int ow, float* y)
-        where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
-    {
-        // a vector may run past a row only into a row this call stores after it (other chunks own the other channels)
-        long end = (long)channels.End * oh * ow;
-        int whole = (ow + TS.Width - 1) / TS.Width * TS.Width;
-        for (int o = channels.First; o < channels.End; o++)
-            for (int i = 0; i < oh; i++)
-            {
-                long start = ((long)o * oh + i) * ow;
-                float* src = yp + (long)o * qr + i * wp, dst = y + start;
-                int vectorEnd = start + whole <= end ? whole : ow / TS.Width * TS.Width;
-                if (channels.Bias == null) StoreRow<TS, TV, TA>(src, dst, ow, vectorEnd, 0f, false);
-                else StoreRow<TS, TV, TA>(src, dst, ow, vectorEnd, channels.Bias[o], true);
-            }
-    }
-
-    // dst[j] = f(src[j] + bias) (f(src[j]) without a bias), j < count: whole vectors below vectorEnd (a multiple of the width), then scalars
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TS, TV, TA>(float* src, float* dst, int count, int vectorEnd, float bias, bool hasBias)
-        where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
-    {
-        TV bv = TS.Broadcast(bias);
-        int j = 0;
-        if (hasBias)
-        {
-            for (; j < vectorEnd; j += TS.Width) TS.Store(TA.Apply<TS, TV>(TS.Add(TS.Load(src + j), bv)), dst + j);
-            for (; j < count; j++) dst[j] = TA.Apply<SimdScalar, float>(src[j] + bias);
-        }
-        else
-        {
-            for (; j < vectorEnd; j += TS.Width) TS.Store(TA.Apply<TS, TV>(TS.Load(src + j)), dst + j);
-            for (; j < count; j++) dst[j] = TA.Apply<SimdScalar, float>(src[j]);
         }
     }
 

@@ -63,18 +63,33 @@ public sealed class Conv2d : Module
     /// <inheritdoc />
     public override Tensor Forward(Tensor input) => Forward(input, FusedActivation.None);
 
-    /// <summary>The forward with <paramref name="activation"/> applied in the kernels' epilogue (<see cref="ConvReLU2d"/>);
-    /// the backward then takes the gradient with respect to the convolution's output, before the activation.</summary>
-    internal Tensor Forward(Tensor input, FusedActivation activation)
+    /// <summary>The forward with <paramref name="activation"/> applied in the kernels' epilogue (<see cref="ConvReLU2d"/>), and
+    /// <paramref name="addend"/> (of the output's shape), if given, added before it (<see cref="ResidualReLU"/>): y = f(conv(x) + b + r),
+    /// with the bits of the three steps one after another. The backward then takes the gradient with respect to the
+    /// convolution's output, before the addition and the activation.</summary>
+    internal Tensor Forward(Tensor input, FusedActivation activation, Tensor? addend = null)
     {
         var g = GeometryOf(input);
         var output = Reuse(ref _output, [g.N, OutChannels, g.OutH, g.OutW]);
+        if (addend is not null && !addend.SameShape(output))
+            throw new ArgumentException($"Conv2d({InChannels}, {OutChannels}): the addend {addend.ShapeString} differs from the output {output.ShapeString}.", nameof(addend));
         var bias = Bias is null ? default : Bias.Value.ReadOnlySpan;
-        if (DirectConvolution.Preferred(g)) DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, output.Span, activation);
+        if (DirectConvolution.Preferred(g))
+        {
+            if (addend is null) DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, output.Span, activation);
+            else DirectConvolution.ForwardAdd(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, addend.ReadOnlySpan, g, OutChannels, output.Span, activation);
+        }
         else
         {
             EnsureScratch(ref _cols, (long)g.PatchSize * g.N * g.OutPlane);
-            ConvolutionKernels.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), output.Span, activation);
+            ConvolutionKernels.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), output.Span,
+                addend is null ? activation : FusedActivation.None);
+            if (addend is not null)
+            {
+                // y = f(y + r), in passes of their own
+                Elementwise.Add(output.ReadOnlySpan, addend.ReadOnlySpan, output.Span);
+                if (activation == FusedActivation.Relu) Activations.Forward(Activations.Kind.Relu, output.ReadOnlySpan, output.Span);
+            }
         }
         _input = input;
         _geometry = g;

@@ -6,7 +6,7 @@ using static NormNet.Tests.TestUtil;
 namespace NormNet.Tests.Deployment;
 
 /// <summary>The inference model: BN folded, each Conv2d + ReLU fused into a ConvReLU2d (also inside residual blocks), with
-/// the 2x2 max pooling after it into a ConvReLUMaxPool2d, each
+/// the 2x2 max pooling after it into a ConvReLUMaxPool2d, each residual block and the ReLU after it into a ResidualReLU, each
 /// Linear frozen (W^T kept), the
 /// bits of the folded model, the input model untouched, refusal in training mode; and its ONNX export in ONNX Runtime.</summary>
 public class InferenceModelTests
@@ -32,6 +32,10 @@ public class InferenceModelTests
         Assert.True(expectedFused >= 2, $"{arch} has {expectedFused} Conv2d + ReLU pairs after folding");
         Assert.Equal(expectedFused, fusedCount);
         Assert.Equal(0, CountConvThenReLU(inference));
+        int blocks = CountResidualThenReLU(BatchNormFolding.Fold(model));
+        Assert.Equal(arch == "resnet" ? 3 : 0, blocks);
+        Assert.Equal(blocks, inference.NamedModules().Count(m => m.Module is ResidualReLU));
+        Assert.Equal(0, CountResidualThenReLU(inference));
         AssertEveryLinearFrozen(BatchNormFolding.Fold(model), inference);
         Assert.Equal(before, model.StateEntries().Select(e => e.Tensor?.ToArray()).ToList());
 
@@ -53,11 +57,15 @@ public class InferenceModelTests
         var ex = Assert.Throws<InvalidOperationException>(() => InferenceModel.Create(model));
         Assert.Contains("Eval()", ex.Message);
         model.Eval();
-        var inference = InferenceModel.Create(model);
         // a model that already holds fused layers folds (and exports) again
-        var again = BatchNormFolding.Fold(inference);
-        var x = Tensor.FromArray(RandomNormal(2 * 28 * 28, 6), 2, 1, 28, 28);
-        Assert.Equal(inference.Forward(x).ToArray(), again.Forward(x).ToArray());
+        foreach (var net in new[] { model, Architectures.Create("resnet", true, new Rng(5)) })
+        {
+            net.Eval();
+            var inference = InferenceModel.Create(net);
+            var again = BatchNormFolding.Fold(inference);
+            var x = Tensor.FromArray(RandomNormal(2 * 28 * 28, 6), 2, 1, 28, 28);
+            Assert.Equal(inference.Forward(x).ToArray(), again.Forward(x).ToArray());
+        }
     }
 
     [Fact]
@@ -93,6 +101,12 @@ public class InferenceModelTests
     private static int CountConvThenReLUThenPool(Module module) =>
         module.NamedModules().Sum(m => m.Module is Sequential s
             ? Enumerable.Range(0, Math.Max(0, s.Count - 2)).Count(i => s[i] is Conv2d && s[i + 1] is ReLU && s[i + 2] is MaxPool2d { KernelSize: 2, Stride: 2, Padding: 0 })
+            : 0);
+
+    /// <summary>Residual blocks directly followed by a ReLU in a Sequential, at any depth.</summary>
+    private static int CountResidualThenReLU(Module module) =>
+        module.NamedModules().Sum(m => m.Module is Sequential s
+            ? Enumerable.Range(0, s.Count - 1).Count(i => s[i] is Residual && s[i + 1] is ReLU)
             : 0);
 
     /// <summary>Conv2d layers directly followed by a ReLU in a Sequential, at any depth.</summary>
