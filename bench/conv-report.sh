@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of issue #14 in one run, printed as markdown (BENCHMARKS.md, "Convolutions (issue #14)" rounds):
 #   1. eval-mode inference of cnn, resnet and mlp-sigmoid at batch 1 and 64, 2 and 1 threads: NormNet, NormNet with BN
-#      folded, its inference model (BN folded, Conv2d + ReLU (+ MaxPool2d(2)) fused), ONNX Runtime on NormNet's exported graph, unfolded
+#      folded, its inference model (BN folded, Conv2d + ReLU (+ MaxPool2d(2)) and Residual + ReLU fused), ONNX Runtime on NormNet's exported graph, unfolded
 #      and folded (the `inference` command);
 #   2. per-layer times and each convolution's GFLOP/s beside the SGEMM's on the same product (the `profile` command);
 #   3. the training steps against PyTorch (`compare --filter step`; needs Debian python3-torch, a benchmark-only peer);
