@@ -44,10 +44,30 @@ internal static class ConvProfile
             total += fwd + bwd;
             string extra = layer is Conv2d c ? ConvFlops(c, input, fwd, bwd, train) : "";
             Console.WriteLine($"{i,2} {layer.GetType().Name,-16} {input.ShapeString,-18} fwd {RowRunner.Format(fwd),8} ms  bwd {RowRunner.Format(bwd),8} ms {extra}");
+            if (layer is Residual block)
+                foreach (var (name, conv, convInput) in InnerConvolutions(block, input))
+                    Console.WriteLine($"   {name,-19} {convInput.ShapeString,-18} {ConvFlops(conv, convInput, 0, 0, train)}");
         }
         double whole = RowRunner.MedianMs(() => { var y = model.Forward(x); if (train) model.Backward(BatchNormCase.Filled(y.Shape, 1)); }, 20);
         Console.WriteLine($"sum of layers {RowRunner.Format(total)} ms, whole {RowRunner.Format(whole)} ms");
         return 0;
+    }
+
+    /// <summary>The convolutions inside a residual block, each with the input it gets from <paramref name="input"/> (the
+    /// body's and the shortcut's layers run in turn).</summary>
+    private static IEnumerable<(string Name, Conv2d Conv, Tensor Input)> InnerConvolutions(Residual block, Tensor input)
+    {
+        foreach (var (part, module) in block.Children())
+        {
+            var layers = module is Sequential sequential ? Enumerable.Range(0, sequential.Count).Select(i => sequential[i]).ToArray() : [module];
+            var h = input;
+            for (int i = 0; i < layers.Length; i++)
+            {
+                var conv = layers[i] switch { Conv2d c => c, ConvReLU2d f => f.Conv, _ => null };
+                if (conv is not null) yield return ($"{part}.{i} Conv2d", conv, h);
+                h = layers[i].Forward(h);
+            }
+        }
     }
 
     /// <summary>The convolution's kernels alone, new (chunked) and old (per image) side by side, the direct kernels (forward,
@@ -76,8 +96,12 @@ internal static class ConvProfile
         {
             var bias = new float[m];
             double direct = Best(() => DirectConvolution.Forward(x, w, bias, g, m, y));
-            double dxDirect = Best(() => DirectConvolution.InputGradient(y, w, g, m, dx));
-            s += string.Create(CultureInfo.InvariantCulture, $"; direct fwd {flops / direct / 1e6:F1}, dx {flops / dxDirect / 1e6:F1}");
+            s += string.Create(CultureInfo.InvariantCulture, $"; direct fwd {flops / direct / 1e6:F1}");
+            if (DirectConvolution.SupportsInputGradient(g))
+            {
+                double dxDirect = Best(() => DirectConvolution.InputGradient(y, w, g, m, dx));
+                s += string.Create(CultureInfo.InvariantCulture, $", dx {flops / dxDirect / 1e6:F1}");
+            }
         }
         if (!train) return s;
         // backward reads cols as the forward laid it out: each timed call runs its own forward first, then subtracts it
@@ -88,7 +112,7 @@ internal static class ConvProfile
         nb -= nf; ob -= of; nw -= nf; ow -= of;
         s += string.Create(CultureInfo.InvariantCulture,
             $"; dW {flops / nw / 1e6:F1} (per image {flops / ow / 1e6:F1}); dx {flops / (nb - nw) / 1e6:F1} (per image {flops / (ob - ow) / 1e6:F1})");
-        if (!DirectConvolution.SupportsWeightGradient(g)) return s;
+        if (!DirectConvolution.Preferred(g) || !DirectConvolution.SupportsWeightGradient(g)) return s;
         // the weight gradient the layer runs here (Conv2d.Backward): direct, without columns
         double directW = Best(() => DirectConvolution.WeightGradient(y, x, g, m, dw, db));
         return s + string.Create(CultureInfo.InvariantCulture, $"; direct dW {flops / directW / 1e6:F1}");
