@@ -3,7 +3,8 @@
 #   1. eval-mode inference of cnn, resnet and mlp-sigmoid at batch 1 and 64, 2 and 1 threads: NormNet, NormNet with BN
 #      folded, its inference model (BN folded, Conv2d + ReLU (+ MaxPool2d(2)) and Residual + ReLU fused), ONNX Runtime on NormNet's exported graph, unfolded
 #      and folded (the `inference` command);
-#   2. per-layer times and each convolution's GFLOP/s beside the SGEMM's on the same product (the `profile` command;
+#   2. the machine's FMA peak on 1 and 2 threads (the `peak` command), then per-layer times and each convolution's
+#      GFLOP/s beside the SGEMM's on the same product (the `profile` command;
 #      eval at batch 64 and 1, training at batch 128, the resnet's convolutions inside its residual blocks too);
 #   3. the training steps against PyTorch (`compare --filter step`; needs Debian python3-torch, a benchmark-only peer);
 #   4. the wall time of the paper's Figure 1 run: its headline cell (2 x 50,000 MLP steps, evaluation every 500 steps on
@@ -22,6 +23,7 @@ bench=(dotnet bench/NormNet.Bench/bin/Release/net10.0/NormNet.Bench.dll)
   echo "### Per layer, eval (ms) and convolution GFLOP/s"
   echo
   echo '```'
+  "${bench[@]}" peak --threads 2
   for arch in cnn resnet; do
     for batch in 64 1; do "${bench[@]}" profile --arch "$arch" --batch "$batch" --threads 2; done
   done

@@ -8,12 +8,15 @@ using NormNet.Bench;
 //     NormNet's rows only, one JSON object per line (what compare runs).
 // dotnet run -c Release --project bench/NormNet.Bench -- inference [--threads 2,1] [--rounds 3] [--out FILE]
 //     eval-mode cnn, resnet and mlp-sigmoid at batch 1 and 64: NormNet, NormNet folded, ONNX Runtime, ONNX Runtime folded.
+// dotnet run -c Release --project bench/NormNet.Bench -- peak [--threads 2]
+//     the measured FMA peak (GFLOP/s) on 1 thread and on 1..threads at once: the ceiling for the convolutions.
 // dotnet run -c Release --project bench/NormNet.Bench -- [BenchmarkDotNet arguments, e.g. --filter *BatchNorm*]
 return args.FirstOrDefault() switch
 {
     "compare" => Compare.Run(args[1..]),
     "rows" => RowRunner.Run(args[1..]),
     "stream" => StreamProbe.Run(args[1..]),
+    "peak" => FmaPeak.Run(args[1..]),
     "profile" => ConvProfile.Run(args[1..]),
     "eval" => EvalRows.Run(args[1..]),
     "inference" => InferenceCompare.Run(args[1..]),
