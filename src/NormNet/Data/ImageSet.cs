@@ -88,9 +88,7 @@ public sealed class ImageSet : Dataset
     public override void CopyFeatures(int index, Span<float> destination)
     {
         var source = Image(index);
-        var table = PixelScale.Table;
-        var row = destination[..source.Length];
-        for (int f = 0; f < row.Length; f++) row[f] = table[source[f]];
+        PixelScale.Scale(source, destination[..source.Length]);
     }
 
     /// <inheritdoc />
