@@ -128,14 +128,20 @@ public static unsafe class ConvolutionKernels
     // the groups' partial sums -> dw, db (+=), in group order
     private static void Merge(Args* a, int groups, Span<float> dw, Span<float> db)
     {
-        if (!a->WeightGradient) return;
-        int size = a->Cout * a->G.PatchSize;
+        if (a->WeightGradient) AddGroupSums(a->DwParts, a->DbParts, groups, a->Cout, dw, db);
+    }
+
+    // dwParts: (groups, dw.Length); dbParts: (groups, cout) -> dw, db (+=; db skipped when empty)
+    /// <summary>Adds each group's partial weight and bias gradients in group order (a fixed order, so the sums do not
+    /// depend on which worker computed which group); shared with the direct weight gradient.</summary>
+    internal static void AddGroupSums(float* dwParts, float* dbParts, int groups, int cout, Span<float> dw, Span<float> db)
+    {
         for (int p = 0; p < groups; p++)
         {
-            var part = new ReadOnlySpan<float>(a->DwParts + (long)p * size, size);
+            var part = new ReadOnlySpan<float>(dwParts + (long)p * dw.Length, dw.Length);
             for (int i = 0; i < dw.Length; i++) dw[i] += part[i];
             if (!db.IsEmpty)
-                for (int o = 0; o < a->Cout; o++) db[o] += a->DbParts[p * a->Cout + o];
+                for (int o = 0; o < cout; o++) db[o] += dbParts[p * cout + o];
         }
     }
 

@@ -52,7 +52,7 @@ public static unsafe partial class DirectConvolution
         Array.Copy(table, tapBuffer, taps);
         Array.Clear(tapBuffer, taps, padded - taps);
         var a = new GradArgs { G = g, Cout = cout, MaxTap = maxTap, PaddedTaps = padded, Width = width };
-        a.Images = GradImagesPerGroup(g, cout, maxTap, width);
+        a.Images = GradImagesPerGroup(g, cout, maxTap);
         a.Groups = (g.N + a.Images - 1) / a.Images;
         float[] parts = ThreadScratch.Get(ref t_gradParts, a.Groups * cout * (taps + 1));
         fixed (float* px = x, pdy = dy, pp = parts)
@@ -63,14 +63,7 @@ public static unsafe partial class DirectConvolution
             if (a.Groups == 1 || flops < InlineFlops)
                 for (int i = 0; i < a.Groups; i++) GradGroup(&a, i);
             else Parallelism.For(a.Groups, &a, &GradGroup);
-            // the groups' partial sums, in group order
-            for (int p = 0; p < a.Groups; p++)
-            {
-                var part = new ReadOnlySpan<float>(a.DwParts + (long)p * cout * taps, cout * taps);
-                for (int i = 0; i < dw.Length; i++) dw[i] += part[i];
-                if (!db.IsEmpty)
-                    for (int o = 0; o < cout; o++) db[o] += a.DbParts[p * cout + o];
-            }
+            ConvolutionKernels.AddGroupSums(a.DwParts, a.DbParts, a.Groups, cout, dw, db);
         }
     }
 
@@ -84,8 +77,9 @@ public static unsafe partial class DirectConvolution
         return (input, (cout + Rows - 1) / Rows * Rows, qr);
     }
 
-    /// <summary>Images per group: as many as fit <see cref="GradGroupFloats"/> (at least one), from the geometry alone.</summary>
-    private static int GradImagesPerGroup(ConvGeometry g, int cout, int maxTap, SimdWidth width)
+    /// <summary>Images per group: as many as fit <see cref="GradGroupFloats"/> (at least one), from the geometry alone (laid
+    /// out for 16-wide vectors whatever the width, so the groups, and with them the sums' order, do not depend on it).</summary>
+    private static int GradImagesPerGroup(ConvGeometry g, int cout, int maxTap)
     {
         var (input, rows, qr) = GradImageLayout(g, cout, maxTap, 16);
         return Math.Clamp(GradGroupFloats / (input + rows * qr), 1, g.N);
