@@ -78,7 +78,7 @@ public static unsafe partial class DirectConvolution
     }
 
     /// <summary>Images per group: as many as fit <see cref="GradGroupFloats"/> (at least one), from the geometry alone (laid
-    /// out for 16-wide vectors whatever the width, so the groups, and with them the sums' order, do not depend on it).</summary>
+    /// out for 16-wide vectors whatever the width, so the groups do not depend on it; the lanes within a group do).</summary>
     private static int GradImagesPerGroup(ConvGeometry g, int cout, int maxTap)
     {
         var (input, rows, qr) = GradImageLayout(g, cout, maxTap, 16);
