@@ -4,10 +4,9 @@ namespace NormNet.Layers;
 
 /// <summary>2-D convolution over (N, C_in, H, W) input, as <c>torch.nn.Conv2d</c> (square kernel, equal stride
 /// and zero padding on both axes, no dilation or groups). A convolution with a kernel wider than 1x1 runs its forward as a direct convolution
-/// (<see cref="DirectConvolution"/>, any stride) and, at stride 1, its input gradient too; its weight gradient is direct as well where
+/// (<see cref="DirectConvolution"/>, any stride) and its input gradient too; its weight gradient is direct as well where
 /// vectors are 16 floats wide (<see cref="DirectConvolution.SupportsWeightGradient"/>), else im2col plus matrix products per chunk of
-/// images, as is its input gradient at other strides; other convolutions run entirely as im2col plus matrix products
-/// (<see cref="ConvolutionKernels"/>).</summary>
+/// images; other convolutions run entirely as im2col plus matrix products (<see cref="ConvolutionKernels"/>).</summary>
 /// <remarks>Weights start Kaiming-uniform with fan-in C_in*k*k and the bias U(-1/sqrt(fan-in), 1/sqrt(fan-in)), PyTorch's defaults.</remarks>
 public sealed class Conv2d : Module
 {
@@ -117,8 +116,7 @@ public sealed class Conv2d : Module
         if (DirectConvolution.Preferred(g))
         {
             // the forward kept no columns: the weight gradient is a direct one (or, on machines without 32 vector registers,
-            // unfolds each chunk of x itself); the input gradient is a direct convolution of dy at stride 1, else col2im of
-            // W^T dy per chunk
+            // unfolds each chunk of x itself); the input gradient is direct convolutions of dy (one per stride phase)
             var x = _input!.ReadOnlySpan;
             var dy = gradOutput.ReadOnlySpan;
             var db = Bias is null ? default : Bias.Grad.Span;

@@ -8,7 +8,8 @@ namespace NormNet.Tests.Kernels;
 /// <summary>The direct stride-1 convolution (forward and input gradient) and the weight gradient that unfolds its own
 /// columns, against the double reference at every vector width, on shapes whose padded-width outputs end in every kind of
 /// tail (full 4-vector tiles, one-vector tiles, a partial vector), output channels not a multiple of the 4-row tile,
-/// 1x1, 3x3 and 5x5 kernels with and without padding, one image split among the workers by output channels; the forward at strides 2 and 3 (stride-phase planes); and
+/// 1x1, 3x3 and 5x5 kernels with and without padding, one image split among the workers by output channels; the forward and
+/// the input gradient at strides 2 and 3 (stride-phase planes; one stride-1 convolution per phase of the input pixels); and
 /// bit-identical results for 1, 2 and 3 threads.</summary>
 public class DirectConvolutionTests
 {
@@ -45,8 +46,8 @@ public class DirectConvolutionTests
     {
         var g = new ConvGeometry(n, c, h, w, k, k, stride, padding);
         Assert.True(DirectConvolution.Supports(g));
-        Assert.False(DirectConvolution.SupportsInputGradient(g));
-        var (x, wt, b, _) = Inputs(g, cout);
+        Assert.True(DirectConvolution.SupportsInputGradient(g));
+        var (x, wt, b, dy) = Inputs(g, cout);
         var y = new float[n * cout * g.OutPlane];
         DirectConvolution.Forward(x, wt, b, g, cout, y, width.ToSimd());
         var ry = new double[y.Length];
@@ -55,8 +56,15 @@ public class DirectConvolutionTests
         var threads = new float[y.Length];
         WithThreads(1, () => { DirectConvolution.Forward(x, wt, b, g, cout, threads, width.ToSimd()); return 0; });
         Assert.Equal(y, threads);
-        var ex = Assert.Throws<ArgumentException>(() => DirectConvolution.InputGradient(new float[y.Length], wt, g, cout, new float[x.Length]));
-        Assert.Contains("stride 1", ex.Message);
+        // the input gradient, one stride-1 convolution per phase of the input pixels; every pixel written (dx starts as NaN)
+        var dx = Enumerable.Repeat(float.NaN, x.Length).ToArray();
+        DirectConvolution.InputGradient(dy, wt, g, cout, dx, width.ToSimd());
+        var (rdx, rdw, rdb) = (new double[x.Length], new double[wt.Length], new double[cout]);
+        LayerReference.Conv2dBackward(ToDouble(dy), ToDouble(x), ToDouble(wt), g, cout, rdx, rdw, rdb);
+        AssertClose(rdx, dx, 1e-5, "dx");
+        var dxThreads = new float[x.Length];
+        WithThreads(1, () => { DirectConvolution.InputGradient(dy, wt, g, cout, dxThreads, width.ToSimd()); return 0; });
+        Assert.Equal(dx, dxThreads);
     }
 
     [Theory, MemberData(nameof(StridedCases))]
@@ -145,7 +153,7 @@ public class DirectConvolutionTests
         Assert.True(DirectConvolution.Preferred(g with { C = 1 }));
         Assert.False(DirectConvolution.Preferred(g with { KH = 1, KW = 1, Padding = 0 }));
         Assert.True(DirectConvolution.Preferred(g with { Stride = 2 }));
-        Assert.False(DirectConvolution.SupportsInputGradient(g with { Stride = 2 }));
+        Assert.True(DirectConvolution.SupportsInputGradient(g with { Stride = 2 }));
         Assert.False(DirectConvolution.Supports(g with { Padding = 3 }));
         var conv = new Conv2d(32, 10, 3, stride, padding: 1, rng: new Rng(1));
         var x = Tensor.FromArray(RandomNormal(g.N * 32 * 81, 5), 4, 32, 9, 9);
