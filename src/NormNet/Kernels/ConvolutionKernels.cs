@@ -39,7 +39,7 @@ public static unsafe class ConvolutionKernels
         public float* X, W, B, Y, Cols, Dy, Dx, DwParts, DbParts;
         public ConvGeometry G;
         public int Cout, Images, Chunks, ChunksPerGroup;
-        public bool InputGradient, WeightGradient;
+        public bool InputGradient;
         public FusedActivation Activation;
     }
 
@@ -76,7 +76,7 @@ public static unsafe class ConvolutionKernels
         Check(dx.IsEmpty ? (int)((long)g.N * g.C * g.H * g.W) : dx.Length, w.Length, db.Length, cols.Length, dy.Length, g, cout);
         if (dw.Length != cout * k) throw new ArgumentException($"Conv backward: dW has {dw.Length} elements, expected {cout * k}.");
         if (g.N == 0) return;
-        var a = new Args { G = g, Cout = cout, InputGradient = !dx.IsEmpty, WeightGradient = true };
+        var a = new Args { G = g, Cout = cout, InputGradient = !dx.IsEmpty };
         Plan(ref a);
         int groups = (a.Chunks + a.ChunksPerGroup - 1) / a.ChunksPerGroup;
         float[] parts = ThreadScratch.Get(ref t_parts, groups * (cout * k + cout));
@@ -95,25 +95,20 @@ public static unsafe class ConvolutionKernels
     public static void WeightGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ConvGeometry g, int cout, Span<float> dw, Span<float> db) =>
         BackwardFromInput(dy, x, default, g, cout, default, dw, db);
 
-    // dy: (N, Cout, OH, OW); x: (N, C, H, W); w: (Cout, C*kh*kw), or empty without dx; dx: (N, C, H, W) overwritten unless empty;
-    // dw, db as in WeightGradient, or both empty for dx alone
-    /// <summary><see cref="WeightGradient"/> (unless <paramref name="dw"/> is empty: then the input gradient alone, and no
-    /// columns are unfolded), and unless <paramref name="dx"/> is empty dx[chunk] = col2im(W^T dy[chunk]) as
+    // dy: (N, Cout, OH, OW); x: (N, C, H, W); w: (Cout, C*kh*kw), or empty without dx; dx: (N, C, H, W) overwritten unless empty; dw, db as in WeightGradient
+    /// <summary><see cref="WeightGradient"/>, and unless <paramref name="dx"/> is empty dx[chunk] = col2im(W^T dy[chunk]) as
     /// <see cref="Backward"/> computes it (the same bits): the whole backward of a forward that kept no columns.</summary>
     public static void BackwardFromInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ConvGeometry g, int cout,
         Span<float> dx, Span<float> dw, Span<float> db)
     {
         int k = g.PatchSize;
         long xs = (long)g.N * g.C * g.H * g.W, ys = (long)g.N * cout * g.OutPlane;
-        bool weights = !dw.IsEmpty || dx.IsEmpty;
-        if (!weights && !db.IsEmpty)
-            throw new ArgumentException($"Conv input gradient alone (dW empty): db has {db.Length} elements, expected 0.");
-        if (x.Length != xs || dy.Length != ys || (weights && (dw.Length != cout * k || (db.Length != 0 && db.Length != cout))))
+        if (x.Length != xs || dy.Length != ys || dw.Length != cout * k || (db.Length != 0 && db.Length != cout))
             throw new ArgumentException($"Conv weight gradient {g} with {cout} outputs: sizes x {x.Length} (expected {xs}), dy {dy.Length} ({ys}), dW {dw.Length} ({cout * k}), db {db.Length} ({cout} or 0).");
         if (!dx.IsEmpty && (dx.Length != xs || w.Length != cout * k))
             throw new ArgumentException($"Conv input gradient {g} with {cout} outputs: sizes dx {dx.Length} (expected {xs}), w {w.Length} ({cout * k}).");
         if (g.N == 0) return;
-        var a = new Args { G = g, Cout = cout, InputGradient = !dx.IsEmpty, WeightGradient = weights };
+        var a = new Args { G = g, Cout = cout, InputGradient = !dx.IsEmpty };
         Plan(ref a);
         int groups = (a.Chunks + a.ChunksPerGroup - 1) / a.ChunksPerGroup;
         float[] parts = ThreadScratch.Get(ref t_parts, groups * (cout * k + cout));
@@ -126,10 +121,7 @@ public static unsafe class ConvolutionKernels
     }
 
     // the groups' partial sums -> dw, db (+=), in group order
-    private static void Merge(Args* a, int groups, Span<float> dw, Span<float> db)
-    {
-        if (a->WeightGradient) AddGroupSums(a->DwParts, a->DbParts, groups, a->Cout, dw, db);
-    }
+    private static void Merge(Args* a, int groups, Span<float> dw, Span<float> db) => AddGroupSums(a->DwParts, a->DbParts, groups, a->Cout, dw, db);
 
     // dwParts: (groups, dw.Length); dbParts: (groups, cout) -> dw, db (+=; db skipped when empty)
     /// <summary>Adds each group's partial weight and bias gradients in group order (a fixed order, so the sums do not
@@ -222,7 +214,7 @@ public static unsafe class ConvolutionKernels
         {
             float* cols = ChunkOf(a, chunk, out int first, out int count);
             int n = count * p;
-            if (a->Cols == null && a->WeightGradient)
+            if (a->Cols == null)
             {
                 // no columns from the forward: unfold this chunk's images now, while they are used
                 // the scratch is on the pinned heap, so its address stays valid after this block
@@ -239,8 +231,7 @@ public static unsafe class ConvolutionKernels
             }
             var dyc2 = new ReadOnlySpan<float>(dyBuffer, 0, cout * n);
             // dW_group (+)= dyc (Cout x cnt*P) cols^T (cnt*P x K)
-            if (a->WeightGradient)
-                Gemm.Sgemm(false, true, cout, k, n, 1f, dyc2, n, new ReadOnlySpan<float>(cols, k * n), n, chunk == c0 ? 0f : 1f, dw, k);
+            Gemm.Sgemm(false, true, cout, k, n, 1f, dyc2, n, new ReadOnlySpan<float>(cols, k * n), n, chunk == c0 ? 0f : 1f, dw, k);
             if (!a->InputGradient) continue;
             // dcols (K x cnt*P) = W^T (K x Cout) dyc (Cout x cnt*P); dx[first + i] = col2im(dcols[:, i*P ..])
             float[] dcols = ThreadScratch.Get(ref t_dcols, k * n);

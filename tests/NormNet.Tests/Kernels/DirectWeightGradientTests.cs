@@ -8,8 +8,7 @@ namespace NormNet.Tests.Kernels;
 /// against the double reference at every vector width: strides 1, 2 and 3, output channels not a multiple of the 4-row
 /// tile, tap counts not a multiple of the 6-tap tile (1x1, 3x3 with 1 channel, 5x5), padded-width outputs ending in a
 /// partial vector, more images than one group holds; it accumulates into dW and db; the same bits for 1, 2 and 3
-/// threads; and the input gradient alone from <see cref="ConvolutionKernels.BackwardFromInput"/>, which the layer runs
-/// beside it at strides above 1.</summary>
+/// threads; bad sizes refused.</summary>
 public class DirectWeightGradientTests
 {
     /// <summary>n, c, h, w, cout, k, stride, padding.</summary>
@@ -69,19 +68,6 @@ public class DirectWeightGradientTests
         Assert.Equal(one, Run(3));
     }
 
-    [Theory, MemberData(nameof(Cases))]
-    public void BackwardFromInput_InputGradientAlone_GivesTheBitsOfTheWholeBackward(int n, int c, int h, int w, int cout, int k, int stride, int padding)
-    {
-        var g = new ConvGeometry(n, c, h, w, k, k, stride, padding);
-        var (x, wt, dy) = Inputs(g, cout);
-        var (dx, dw, db) = (new float[x.Length], new float[wt.Length], new float[cout]);
-        ConvolutionKernels.BackwardFromInput(dy, x, wt, g, cout, dx, dw, db);
-        var alone = new float[x.Length];
-        ConvolutionKernels.BackwardFromInput(dy, x, wt, g, cout, alone, default, default);
-        Assert.Equal(dx, alone);
-        Assert.Contains(alone, v => v != 0f);
-    }
-
     [Fact]
     public void WrongSizesOrGeometry_Throw()
     {
@@ -94,8 +80,6 @@ public class DirectWeightGradientTests
         Assert.Contains("db 3 (4 or 0)", ex.Message);
         ex = Assert.Throws<ArgumentException>(() => DirectConvolution.WeightGradient(dy, x, g with { Padding = 3 }, cout, new float[wt.Length], default));
         Assert.Contains("padding below it", ex.Message);
-        ex = Assert.Throws<ArgumentException>(() => ConvolutionKernels.BackwardFromInput(dy, x, wt, g, cout, new float[x.Length], default, new float[cout]));
-        Assert.Contains("db has 4 elements, expected 0", ex.Message);
     }
 
     private static (float[] X, float[] W, float[] Dy) Inputs(ConvGeometry g, int cout) =>
