@@ -43,40 +43,20 @@ public static unsafe partial class DirectConvolution
     // dy: (N, Cout, OH, OW); w: (Cout, C, k, k); dx: (N, C, H, W), overwritten
     /// <summary>dx at stride s &gt; 1, as s x s stride-1 convolutions of dy, one per phase (a, b) of the input pixels
     /// (s*u + a, s*v + b): dx[c, s*u + a, s*v + b] = sum over (o, m, n) of w[o, c, Kh0 + s*m, Kw0 + s*n] * dy[o, u + A - m, v + B - n],
-    /// each run by the forward's register tiles over dy padded once per image, then scattered to its pixels. Every input
+    /// each run by the forward's register tiles over dy padded once per image, then stored to its pixels. Every input
     /// pixel is one FMA chain over (o, m, n) in order: the same bits for any thread count.</summary>
     private static void StridedInputGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> w, ConvGeometry g, int cout, Span<float> dx, SimdWidth width)
     {
         if (g.N == 0) return;
         var planes = new GradientPlanes(g);
         int s = g.Stride, phases = s * s, blocks = (g.C + Rows - 1) / Rows, kk = g.KH * g.KW;
-        // per phase: its taps (o, m, n) as offsets into the padded dy, and its weight panels (blocks of Rows input channels)
-        int[] tapBuffer = ThreadScratch.Get(ref t_gradientTaps, phases * (cout * kk + 2));
-        float[] weightBuffer = ThreadScratch.Get(ref t_gradientWeights, phases * blocks * Rows * cout * kk);
-        int tapStride = cout * kk + 2, weightStride = blocks * Rows * cout * kk;
+        // per phase: its tap count, then its taps (o, m, n) as offsets into the padded dy; and its weight panels
+        int tapStride = cout * kk + 1, weightStride = blocks * Rows * cout * kk;
+        int[] tapBuffer = ThreadScratch.Get(ref t_gradientTaps, phases * tapStride);
+        float[] weightBuffer = ThreadScratch.Get(ref t_gradientWeights, phases * weightStride);
         for (int phase = 0; phase < phases; phase++)
-        {
-            var f = new GradientPhase(g, phase / s, phase % s);
-            int rows = f.Rows(g), cols = f.Cols(g), count = cout * rows * cols, t = 0, max = 0;
-            int[] taps = tapBuffer;
-            int baseT = phase * tapStride;
-            for (int o = 0; o < cout; o++)
-                for (int m = 0; m < rows; m++)
-                    for (int n = 0; n < cols; n++, t++)
-                    {
-                        int offset = o * planes.Plane + (f.RowShift(g) - m + planes.M) * planes.Q + f.ColShift(g) - n + planes.M;
-                        taps[baseT + 2 + t] = offset;
-                        max = Math.Max(max, offset);
-                        for (int cb = 0; cb < blocks; cb++)
-                            for (int r = 0; r < Rows; r++)
-                            {
-                                int c = cb * Rows + r, kh = f.Kh0 + s * m, kw = f.Kw0 + s * n;
-                                weightBuffer[phase * weightStride + ((long)cb * count + t) * Rows + r] = c < g.C ? w[((o * g.C + c) * g.KH + kh) * g.KW + kw] : 0f;
-                            }
-                    }
-            taps[baseT] = count;
-            taps[baseT + 1] = max;
-        }
+            PackPhase(w, g, cout, planes, new GradientPhase(g, phase / s, phase % s), tapBuffer.AsSpan(phase * tapStride, tapStride),
+                weightBuffer.AsSpan(phase * weightStride, weightStride));
         fixed (float* pdy = dy, pw = weightBuffer, pdx = dx)
         fixed (int* pt = tapBuffer)
         {
@@ -86,6 +66,24 @@ public static unsafe partial class DirectConvolution
                 for (int i = 0; i < g.N; i++) StridedGradientImage(&a, i);
             else Parallelism.For(g.N, &a, &StridedGradientImage);
         }
+    }
+
+    // w: (Cout, C, k, k) -> taps[0] = count, taps[1 + t] = offset of tap t = (o, m, n) in the padded dy;
+    // weights: panels of Rows input channels, weights[(cb * count + t) * Rows + r] = w[o, cb * Rows + r, Kh0 + s*m, Kw0 + s*n] (0 past C)
+    /// <summary>One phase's taps and weight panels, in the (o, m, n) order every pixel's FMA chain follows.</summary>
+    private static void PackPhase(ReadOnlySpan<float> w, ConvGeometry g, int cout, GradientPlanes planes, GradientPhase f, Span<int> taps, Span<float> weights)
+    {
+        int rows = f.Rows(g), cols = f.Cols(g), count = cout * rows * cols, blocks = (g.C + Rows - 1) / Rows, t = 0;
+        taps[0] = count;
+        for (int o = 0; o < cout; o++)
+            for (int m = 0; m < rows; m++)
+                for (int n = 0; n < cols; n++, t++)
+                {
+                    taps[1 + t] = o * planes.Plane + (f.RowShift(g) - m + planes.M) * planes.Q + f.ColShift(g) - n + planes.M;
+                    int kh = f.Kh0 + g.Stride * m, kw = f.Kw0 + g.Stride * n;
+                    for (int c = 0; c < blocks * Rows; c++)
+                        weights[((c / Rows) * count + t) * Rows + c % Rows] = c < g.C ? w[((o * g.C + c) * g.KH + kh) * g.KW + kw] : 0f;
+                }
     }
 
     private struct StridedGradientArgs
@@ -168,7 +166,7 @@ public static unsafe partial class DirectConvolution
         {
             int vs = qr - q0 >= span ? vectors : qr - q0 >= 2 * TS.Width ? 2 : 1;
             for (int cb = 0; cb < blocks; cb++)
-                Tile<TS, TV>(vs, dyp + q0, taps + 2, count, w + (long)cb * count * Rows, yp + (long)cb * Rows * qr + q0, qr);
+                Tile<TS, TV>(vs, dyp + q0, taps + 1, count, w + (long)cb * count * Rows, yp + (long)cb * Rows * qr + q0, qr);
             q0 += vs * TS.Width;
         }
         return yp;
