@@ -148,6 +148,7 @@ public sealed class DataLoader
         var batch = new Batch(inputs, labels, targets, local, _epoch, _index, size);
         _index += size;
         SkipToNextEpochIfDone();
+        PrefetchNext();
         return batch;
     }
 
@@ -223,6 +224,15 @@ public sealed class DataLoader
             else sourceTargets.Slice(sample * outputs, outputs).CopyTo(targets.Span.Slice(r * outputs, outputs));
         }
         Standardizer?.Apply(inputs);
+    }
+
+    /// <summary>Starts loading the next batch's samples into the caches while the caller trains on this one: shuffled samples
+    /// are scattered over the whole set, which is larger than the caches for real images, so each row would otherwise wait on memory.</summary>
+    private void PrefetchNext()
+    {
+        if (_orderEpoch != _epoch) return;
+        int size = Math.Min(BatchSize, Data.Count - _index), local = _shard.SizeOf(size);
+        for (int r = 0; r < local; r++) Data.Prefetch(_order[_index + _shard.Rank + r * _shard.Count]);
     }
 
     /// <summary>The SplitMix64 finalizer, a bijective 64-bit hash.</summary>

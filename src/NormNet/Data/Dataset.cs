@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormNet.Data;
 
@@ -116,6 +117,20 @@ public abstract class Dataset
 
     /// <summary>Writes sample <paramref name="index"/>'s <see cref="FeatureCount"/> features into <paramref name="destination"/>.</summary>
     public abstract void CopyFeatures(int index, Span<float> destination);
+
+    /// <summary>Asks the processor to start loading sample <paramref name="index"/>'s stored features into its caches, so that a
+    /// later <see cref="CopyFeatures"/> of it does not wait on memory; a hint that changes nothing else (the default does nothing).</summary>
+    internal virtual void Prefetch(int index)
+    {
+    }
+
+    /// <summary>Prefetches every cache line of <paramref name="bytes"/> (where the processor has a prefetch instruction).</summary>
+    private protected static unsafe void PrefetchLines(ReadOnlySpan<byte> bytes)
+    {
+        if (!Sse.IsSupported || bytes.IsEmpty) return;
+        fixed (byte* start = bytes)
+            for (int offset = 0; offset < bytes.Length; offset += 64) Sse.Prefetch0(start + offset);
+    }
 
     /// <summary>The samples at <paramref name="indices"/>, in that order, as a new split (arrays copied).</summary>
     public abstract Dataset Subset(ReadOnlySpan<int> indices, string name);

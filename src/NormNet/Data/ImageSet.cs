@@ -92,6 +92,9 @@ public sealed class ImageSet : Dataset
     }
 
     /// <inheritdoc />
+    internal override void Prefetch(int index) => PrefetchLines(Image(index));
+
+    /// <inheritdoc />
     public override ImageSet Subset(ReadOnlySpan<int> indices, string name)
     {
         var (labels, _) = TargetsOf(indices);

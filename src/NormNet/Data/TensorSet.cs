@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace NormNet.Data;
 
 /// <summary>A split of float32 samples of any shape with class labels or regression targets, as PyTorch's
@@ -56,6 +58,13 @@ public sealed class TensorSet : Dataset
     {
         CheckIndex(index);
         _features.AsSpan(index * FeatureCount, FeatureCount).CopyTo(destination);
+    }
+
+    /// <inheritdoc />
+    internal override void Prefetch(int index)
+    {
+        CheckIndex(index);
+        PrefetchLines(MemoryMarshal.AsBytes(_features.AsSpan(index * FeatureCount, FeatureCount)));
     }
 
     /// <inheritdoc />

@@ -199,6 +199,21 @@ public class DataLoaderTests
     }
 
     [Fact]
+    public void Prefetch_ReadsOnlyTheSamplesOwnRows_AndRejectsABadIndex()
+    {
+        // the loader prefetches the next batch's samples: every index, the last included, stays inside the arrays
+        var images = Set(5, h: 7, w: 9);
+        var table = TensorSet.ForClassification(Enumerable.Range(0, 15).Select(i => (float)i).ToArray(), [3], [0, 1, 0, 1, 0]);
+        foreach (Dataset data in new Dataset[] { images, table })
+        {
+            for (int i = 0; i < data.Count; i++) data.Prefetch(i);
+            Assert.Throws<ArgumentOutOfRangeException>(() => data.Prefetch(data.Count));
+            Assert.Throws<ArgumentOutOfRangeException>(() => data.Prefetch(-1));
+        }
+        Assert.Equal(Enumerable.Range(0, 15).Select(i => (float)i), table.Features.ToArray());
+    }
+
+    [Fact]
     public void BadArgumentsThrowClearly()
     {
         var data = Set(10, h: 2, w: 3);
