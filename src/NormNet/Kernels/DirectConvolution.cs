@@ -43,6 +43,8 @@ public static unsafe partial class DirectConvolution
         public int* Taps;
         public ConvGeometry G;
         public int Cout, MaxTap, BlockGroups;
+        /// <summary>Output channels per packed weight panel: <see cref="Rows"/> for the padded-width tiles, <see cref="ChannelBlock"/> for channel tiles.</summary>
+        public int BlockRows;
         public SimdWidth Width;
         public FusedActivation Activation;
         public bool Pool;
@@ -123,13 +125,14 @@ public static unsafe partial class DirectConvolution
         Span<float> y, SimdWidth width, FusedActivation activation, bool pool)
     {
         if (b.Length != 0 && b.Length != cout) throw new ArgumentException($"Direct convolution: bias has {b.Length} elements, expected {cout} or 0.");
-        float[] packed = PackForward(w, g.C, cout, g.KH);
+        int rows = UsesChannelTiles(width, g, cout) ? ChannelBlock : Rows;
+        float[] packed = PackForward(w, g.C, cout, g.KH, rows);
         int[] taps = Taps(g, out int maxTap);
         fixed (float* px = x, pw = packed, pb = b, pr = addend, py = y)
         fixed (int* pt = taps)
         {
             var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Addend = addend.IsEmpty ? null : pr, Y = py, Taps = pt, MaxTap = maxTap, G = g, Cout = cout,
-                Width = width, Activation = activation, Pool = pool };
+                BlockRows = rows, Width = width, Activation = activation, Pool = pool };
             Run(&a);
         }
     }
@@ -151,12 +154,13 @@ public static unsafe partial class DirectConvolution
             return;
         }
         var t = new ConvGeometry(g.N, cout, g.OutH, g.OutW, g.KH, g.KW, 1, g.KH - 1 - g.Padding);
-        float[] packed = PackTransposed(w, g.C, cout, g.KH);
+        int rows = UsesChannelTiles(width, t, g.C) ? ChannelBlock : Rows;
+        float[] packed = PackTransposed(w, g.C, cout, g.KH, rows);
         int[] taps = Taps(t, out int maxTap);
         fixed (float* pdy = dy, pw = packed, pdx = dx)
         fixed (int* pt = taps)
         {
-            var a = new Args { X = pdy, W = pw, B = null, Y = pdx, Taps = pt, MaxTap = maxTap, G = t, Cout = g.C, Width = width };
+            var a = new Args { X = pdy, W = pw, B = null, Y = pdx, Taps = pt, MaxTap = maxTap, G = t, Cout = g.C, BlockRows = rows, Width = width };
             Run(&a);
         }
     }
@@ -179,7 +183,7 @@ public static unsafe partial class DirectConvolution
         var g = a->G;
         if (g.N == 0) return;
         double flops = 2.0 * a->Cout * g.PatchSize * g.OutPlane * g.N;
-        int threads = ComputeSettings.Current.MaxThreads, blocks = (a->Cout + Rows - 1) / Rows;
+        int threads = ComputeSettings.Current.MaxThreads, blocks = (a->Cout + a->BlockRows - 1) / a->BlockRows;
         a->BlockGroups = g.N >= threads || flops < SplitFlops ? 1 : Math.Min(blocks, (threads + g.N - 1) / g.N);
         int chunks = g.N * a->BlockGroups;
         if (chunks == 1 || (a->BlockGroups == 1 && flops < InlineFlops))
@@ -216,54 +220,56 @@ public static unsafe partial class DirectConvolution
         return taps;
     }
 
-    // w: (Cout, C, k, k) -> panels of Rows output channels: packed[((ob * C + c) * k + kh) * k + kw) * Rows + r] = w[ob * Rows + r, c, kh, kw] (0 past Cout)
-    private static float[] PackForward(ReadOnlySpan<float> w, int c, int cout, int k)
+    // w: (Cout, C, k, k) -> panels of `rows` output channels: packed[((ob * C + c) * k + kh) * k + kw) * rows + r] = w[ob * rows + r, c, kh, kw] (0 past Cout)
+    private static float[] PackForward(ReadOnlySpan<float> w, int c, int cout, int k, int rows)
     {
-        int taps = c * k * k, blocks = (cout + Rows - 1) / Rows;
-        float[] packed = ThreadScratch.Get(ref t_weights, blocks * Rows * taps);
+        int taps = c * k * k, blocks = (cout + rows - 1) / rows;
+        float[] packed = ThreadScratch.Get(ref t_weights, blocks * rows * taps);
         fixed (float* pw = w, pp = packed)
             for (int ob = 0; ob < blocks; ob++)
-            {
-                float* dst = pp + (long)ob * taps * Rows;
-                int rows = Math.Min(Rows, cout - ob * Rows), t = 0;
-                if (Sse.IsSupported && Rows == 4)
-                    for (; t + 4 <= taps; t += 4) Interleave4(pw + (long)ob * Rows * taps + t, taps, rows, dst + t * Rows);
-                for (int r = 0; r < Rows; r++)
+                for (int r0 = 0; r0 < rows; r0 += 4)
                 {
-                    int o = ob * Rows + r;
-                    float* src = pw + (long)o * taps;
-                    for (int i = t; i < taps; i++) dst[i * Rows + r] = o < cout ? src[i] : 0f;
+                    // four channels of the panel at a time: 4 x 4 transposes, then the taps left
+                    float* dst = pp + (long)ob * taps * rows + r0;
+                    int first = ob * rows + r0, present = Math.Clamp(cout - first, 0, 4), t = 0;
+                    if (Sse.IsSupported && present > 0)
+                        for (; t + 4 <= taps; t += 4) Interleave4(pw + (long)first * taps + t, taps, present, dst + t * rows, rows);
+                    for (int r = 0; r < 4; r++)
+                    {
+                        int o = first + r;
+                        float* src = pw + (long)o * taps;
+                        for (int i = t; i < taps; i++) dst[i * rows + r] = o < cout ? src[i] : 0f;
+                    }
                 }
-            }
         return packed;
     }
 
-    // src: Rows rows ld apart (the first `rows` present) -> dst[j * 4 + r] = src[r * ld + j] (0 for r >= rows), j < 4: a 4 x 4 transpose
+    // src: 4 rows ld apart (the first `rows` present) -> dst[j * stride + r] = src[r * ld + j] (0 for r >= rows), j < 4: a 4 x 4 transpose
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Interleave4(float* src, nint ld, int rows, float* dst)
+    private static void Interleave4(float* src, nint ld, int rows, float* dst, nint stride)
     {
         Vector128<float> r0 = Sse.LoadVector128(src), r1 = rows > 1 ? Sse.LoadVector128(src + ld) : default;
         Vector128<float> r2 = rows > 2 ? Sse.LoadVector128(src + 2 * ld) : default, r3 = rows > 3 ? Sse.LoadVector128(src + 3 * ld) : default;
         // t0 = a0 b0 a1 b1, t1 = a2 b2 a3 b3, t2 = c0 d0 c1 d1, t3 = c2 d2 c3 d3
         Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackHigh(r0, r1), t2 = Sse.UnpackLow(r2, r3), t3 = Sse.UnpackHigh(r2, r3);
-        Sse.Store(dst, Sse.MoveLowToHigh(t0, t2));      // a0 b0 c0 d0
-        Sse.Store(dst + 4, Sse.MoveHighToLow(t2, t0));  // a1 b1 c1 d1
-        Sse.Store(dst + 8, Sse.MoveLowToHigh(t1, t3));  // a2 b2 c2 d2
-        Sse.Store(dst + 12, Sse.MoveHighToLow(t3, t1)); // a3 b3 c3 d3
+        Sse.Store(dst, Sse.MoveLowToHigh(t0, t2));               // a0 b0 c0 d0
+        Sse.Store(dst + stride, Sse.MoveHighToLow(t2, t0));      // a1 b1 c1 d1
+        Sse.Store(dst + 2 * stride, Sse.MoveLowToHigh(t1, t3));  // a2 b2 c2 d2
+        Sse.Store(dst + 3 * stride, Sse.MoveHighToLow(t3, t1));  // a3 b3 c3 d3
     }
 
-    // w: (Cout, C, k, k) -> the panels of w'[c, o, kh, kw] = w[o, c, k - 1 - kh, k - 1 - kw] (C outputs, Cout inputs)
-    private static float[] PackTransposed(ReadOnlySpan<float> w, int c, int cout, int k)
+    // w: (Cout, C, k, k) -> the panels of `rows` channels of w'[c, o, kh, kw] = w[o, c, k - 1 - kh, k - 1 - kw] (C outputs, Cout inputs)
+    private static float[] PackTransposed(ReadOnlySpan<float> w, int c, int cout, int k, int rows)
     {
-        int kk = k * k, taps = cout * kk, blocks = (c + Rows - 1) / Rows;
-        float[] packed = ThreadScratch.Get(ref t_weights, blocks * Rows * taps);
+        int kk = k * k, taps = cout * kk, blocks = (c + rows - 1) / rows;
+        float[] packed = ThreadScratch.Get(ref t_weights, blocks * rows * taps);
         for (int ob = 0; ob < blocks; ob++)
-            for (int r = 0; r < Rows; r++)
+            for (int r = 0; r < rows; r++)
             {
-                int ci = ob * Rows + r;
+                int ci = ob * rows + r;
                 for (int o = 0; o < cout; o++)
                     for (int t = 0; t < kk; t++)
-                        packed[(ob * taps + o * kk + t) * Rows + r] = ci < c ? w[(o * c + ci) * kk + kk - 1 - t] : 0f;
+                        packed[(ob * taps + o * kk + t) * rows + r] = ci < c ? w[(o * c + ci) * kk + kk - 1 - t] : 0f;
             }
         return packed;
     }
@@ -272,7 +278,7 @@ public static unsafe partial class DirectConvolution
     private static void Chunk(void* state, int i)
     {
         var a = (Args*)state;
-        int n = i / a->BlockGroups, group = i % a->BlockGroups, blocks = (a->Cout + Rows - 1) / Rows;
+        int n = i / a->BlockGroups, group = i % a->BlockGroups, blocks = (a->Cout + a->BlockRows - 1) / a->BlockRows;
         SimdDispatch.Run(a->Width, new ImageOp(a, n, group * blocks / a->BlockGroups, (group + 1) * blocks / a->BlockGroups));
     }
 
@@ -281,42 +287,55 @@ public static unsafe partial class DirectConvolution
         public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Image<TS, TV>(a, n, firstBlock, endBlock);
     }
 
-    /// <summary>Pads image n, runs every tile of output-channel blocks [firstBlock, endBlock) over the padded-width output,
-    /// and copies their valid columns (+ bias, activation, pooling) to y.</summary>
+    /// <summary>Pads image n, runs every tile of output-channel blocks [firstBlock, endBlock) over the output (padded-width
+    /// tiles, or channel tiles over the valid positions only: <see cref="UsesChannelTiles"/>), and copies their valid
+    /// columns (+ bias, activation, pooling) to y.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Image<TS, TV>(Args* a, int n, int firstBlock, int endBlock) where TS : ISimd<TV> where TV : struct
     {
         var g = a->G;
         var layout = new PhaseLayout(g);
-        int oh = g.OutH, ow = g.OutW, cout = a->Cout, blocks = (cout + Rows - 1) / Rows, taps = g.PatchSize;
-        // full tiles of TileVectors vectors, then a two-vector tile and one-vector tiles up to qr (less than a vector past q)
-        int vectors = TileVectors<TS, TV>(), span = vectors * TS.Width, q = oh * layout.Cols, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
-        // the last tile reads up to the largest tap offset + qr - 1
+        int oh = g.OutH, ow = g.OutW, cout = a->Cout, rows = a->BlockRows, blocks = (cout + rows - 1) / rows;
+        // padded-width tiles run up to qr (less than a vector past q = OH x Cols); channel tiles store OH x OW positions per channel
+        bool channelTiles = rows == ChannelBlock;
+        int q = oh * layout.Cols, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
+        int ld = channelTiles ? ChannelPlaneStride(oh * ow, TS.Width) : qr, wp = channelTiles ? ow : layout.Cols;
+        // the last padded-width tile reads up to the largest tap offset + qr - 1 (channel tiles read less)
         int length = Math.Max(a->MaxTap + qr, g.C * layout.S * layout.S * layout.Plane);
         float[] xpBuffer = ThreadScratch.Get(ref t_input, length);
         // the epilogue's last vector of a row may read up to a vector past the last channel's rows
-        float[] ypBuffer = ThreadScratch.Get(ref t_output, blocks * Rows * qr + TS.Width);
+        float[] ypBuffer = ThreadScratch.Get(ref t_output, blocks * rows * ld + TS.Width);
         fixed (float* xp = xpBuffer, yp = ypBuffer)
         {
             Gather(a->X + (long)n * g.C * g.H * g.W, g, layout, xp, length);
-            for (int q0 = 0; q0 < qr;)
-            {
-                int v = qr - q0 >= span ? vectors : qr - q0 >= 2 * TS.Width ? 2 : 1;
-                for (int ob = firstBlock; ob < endBlock; ob++)
-                    Tile<TS, TV>(v, xp + q0, a->Taps, taps, a->W + (long)ob * taps * Rows, yp + (long)ob * Rows * qr + q0, qr);
-                q0 += v * TS.Width;
-            }
-            var channels = new Channels(a->B, firstBlock * Rows, Math.Min(cout, endBlock * Rows), a->Addend == null ? null : a->Addend + (long)n * cout * g.OutPlane);
+            if (channelTiles) ChannelImage<TS, TV>(a, xp, yp, ld, firstBlock, endBlock);
+            else PaddedWidthTiles<TS, TV>(a, xp, yp, qr, firstBlock, endBlock);
+            var channels = new Channels(a->B, firstBlock * rows, Math.Min(cout, endBlock * rows), a->Addend == null ? null : a->Addend + (long)n * cout * g.OutPlane);
             if (a->Pool)
             {
                 float* pooled = a->Y + (long)n * cout * (oh / 2) * (ow / 2);
-                if (a->Activation == FusedActivation.Relu) PooledEpilogue<TS, TV, ReluActivation>(yp, qr, layout.Cols, channels, oh, ow, pooled);
-                else PooledEpilogue<TS, TV, NoActivation>(yp, qr, layout.Cols, channels, oh, ow, pooled);
+                if (a->Activation == FusedActivation.Relu) PooledEpilogue<TS, TV, ReluActivation>(yp, ld, wp, channels, oh, ow, pooled);
+                else PooledEpilogue<TS, TV, NoActivation>(yp, ld, wp, channels, oh, ow, pooled);
                 return;
             }
             float* y = a->Y + (long)n * cout * g.OutPlane;
-            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, qr, layout.Cols, channels, oh, ow, y);
-            else Epilogue<TS, TV, NoActivation>(yp, qr, layout.Cols, channels, oh, ow, y);
+            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, ld, wp, channels, oh, ow, y);
+            else Epilogue<TS, TV, NoActivation>(yp, ld, wp, channels, oh, ow, y);
+        }
+    }
+
+    /// <summary>The padded-width tiles of channel blocks [firstBlock, endBlock): full tiles of TileVectors vectors of
+    /// consecutive positions, then a two-vector tile and one-vector tiles up to qr, into yp's channels qr apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PaddedWidthTiles<TS, TV>(Args* a, float* xp, float* yp, int qr, int firstBlock, int endBlock) where TS : ISimd<TV> where TV : struct
+    {
+        int vectors = TileVectors<TS, TV>(), span = vectors * TS.Width, taps = a->G.PatchSize;
+        for (int q0 = 0; q0 < qr;)
+        {
+            int v = qr - q0 >= span ? vectors : qr - q0 >= 2 * TS.Width ? 2 : 1;
+            for (int ob = firstBlock; ob < endBlock; ob++)
+                Tile<TS, TV>(v, xp + q0, a->Taps, taps, a->W + (long)ob * taps * Rows, yp + (long)ob * Rows * qr + q0, qr);
+            q0 += v * TS.Width;
         }
     }
 

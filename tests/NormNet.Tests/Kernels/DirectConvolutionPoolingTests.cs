@@ -20,6 +20,9 @@ public class DirectConvolutionPoolingTests
         { 2, 4, 11, 13, 7, 2 },    // stride 2: output 6x7, pooled 3x3
         { 1, 32, 14, 14, 22, 1 },  // one image, 2.5 MFLOP: its channel blocks split among the workers
         { 12, 4, 28, 28, 8, 1 },   // on the workers
+        { 2, 8, 14, 14, 32, 1 },   // channel tiles (16-wide vectors): pooled rows of 7 from rows without padding columns
+        { 1, 16, 13, 13, 64, 1 },  // channel tiles, odd output: pooled 6x6; one image's two blocks split among the workers
+        { 2, 16, 28, 28, 32, 2 },  // channel tiles at stride 2
     };
 
     public static IEnumerable<object[]> CasesAtEveryWidth() =>

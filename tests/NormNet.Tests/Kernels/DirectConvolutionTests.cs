@@ -24,6 +24,10 @@ public class DirectConvolutionTests
         { 1, 2, 1, 1, 1, 3, 1 },      // a single pixel
         { 24, 16, 20, 20, 8, 3, 1 },  // on the workers
         { 1, 32, 14, 14, 22, 3, 1 },  // one image of 2.5 MFLOP: its 6 channel blocks split among the workers
+        { 2, 8, 13, 13, 32, 3, 1 },   // channel tiles (16-wide vectors): rows of 13 in runs of 7, 4 and 2
+        { 1, 16, 15, 15, 64, 3, 1 },  // channel tiles: runs of 14 and 1; one image's two 32-channel blocks split among the workers
+        { 2, 64, 7, 7, 64, 3, 1 },    // the resnet's last stage: channel tiles of 7 positions
+        { 1, 4, 9, 9, 32, 5, 2 },     // channel tiles with a 5x5 kernel
     };
 
     /// <summary>n, c, h, w, cout, k, stride, padding: forwards at strides above 1.</summary>
@@ -36,6 +40,7 @@ public class DirectConvolutionTests
         { 1, 4, 6, 6, 5, 3, 2, 0 },     // no padding
         { 1, 3, 2, 2, 2, 3, 2, 1 },     // a single output pixel
         { 24, 16, 14, 14, 8, 3, 2, 1 }, // on the workers
+        { 2, 32, 14, 14, 64, 3, 2, 1 }, // the resnet's second downsampling convolution: channel tiles over phase planes
     };
 
     public static IEnumerable<object[]> StridedCasesAtEveryWidth() =>
@@ -123,6 +128,49 @@ public class DirectConvolutionTests
         ConvolutionKernels.Backward(dy, cols, wt, g, cout, default, dw2, db2);
         Assert.Equal(dw2, dw);
         Assert.Equal(db2, db);
+    }
+
+    /// <summary>n, c, h, w, cout, k, stride, padding: shapes whose outputs (forward) or input gradients run in channel tiles
+    /// where vectors are 16 wide.</summary>
+    public static TheoryData<int, int, int, int, int, int, int, int> ChannelTileCases => new()
+    {
+        { 2, 8, 13, 13, 32, 3, 1, 1 },  // runs of 7, 4, 2
+        { 1, 16, 15, 15, 64, 3, 1, 1 }, // runs of 14 and 1, blocks split among the workers
+        { 2, 64, 7, 7, 64, 3, 1, 1 },   // forward and input gradient both in channel tiles
+        { 2, 32, 14, 14, 64, 3, 2, 1 }, // stride 2
+        { 3, 32, 10, 10, 32, 3, 1, 0 }, // no padding: rows of 8
+    };
+
+    [Theory, MemberData(nameof(ChannelTileCases))]
+    public void ChannelTiles_GiveTheBitsOfThePaddedWidthTilesAtEveryWidth(int n, int c, int h, int w, int cout, int k, int stride, int padding)
+    {
+        var g = new ConvGeometry(n, c, h, w, k, k, stride, padding);
+        Assert.Equal(Simd512.IsSupported, DirectConvolution.UsesChannelTiles(SimdWidth.W512, g, cout));
+        Assert.False(DirectConvolution.UsesChannelTiles(SimdWidth.W256, g, cout));
+        var (x, wt, b, dy) = Inputs(g, cout);
+        var addend = RandomNormal(dy.Length, 9);
+        x[x.Length / 2] = float.NaN;
+        float[][] Outputs(SimdWidth width)
+        {
+            var (y, sum, dx) = (new float[dy.Length], new float[dy.Length], new float[x.Length]);
+            var pooled = new float[n * cout * (g.OutH / 2) * (g.OutW / 2)];
+            DirectConvolution.Forward(x, wt, b, g, cout, y, width);
+            DirectConvolution.ForwardAdd(x, wt, b, addend, g, cout, sum, width, FusedActivation.Relu);
+            DirectConvolution.ForwardMaxPool2x2(x, wt, b, g, cout, pooled, width, FusedActivation.Relu);
+            DirectConvolution.InputGradient(dy, wt, g, cout, dx, width);
+            return [y, sum, pooled, dx];
+        }
+        var widths = (from object[] row in KernelWidths.Supported() select ((Width)row[0]).ToSimd()).ToArray();
+        var widest = Outputs(widths[0]);
+        foreach (var width in widths[1..])
+        {
+            var other = Outputs(width);
+            for (int i = 0; i < widest.Length; i++) Assert.Equal(widest[i], other[i]);
+        }
+        var ry = new double[dy.Length];
+        LayerReference.Conv2dForward(ToDouble(x), ToDouble(wt), ToDouble(b), g, cout, ry);
+        Assert.Contains(widest[0], float.IsNaN);
+        AssertClose(ry.Select(v => double.IsNaN(v) ? 0 : v).ToArray(), widest[0].Select(v => float.IsNaN(v) ? 0f : v).ToArray(), 1e-5, "y");
     }
 
     [Theory, MemberData(nameof(Cases))]

@@ -1,0 +1,185 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace NormNet.Kernels;
+
+public static unsafe partial class DirectConvolution
+{
+    /// <summary>Output channels per channel tile: two 16-wide vectors.</summary>
+    internal const int ChannelBlock = 32;
+
+    /// <summary>Output rows at most this wide run in channel tiles (when their channels come in blocks of 32 and vectors are 16
+    /// wide): there the padded-width tiles waste 2/9 (7x7) to 2/16 (14x14) of their work on dropped columns, and their 4
+    /// broadcast weights per 4 loads of x gave way to 2 weight vectors per 14 broadcasts of x. Measured, batch 64, 1 thread,
+    /// alternating builds, whole layers: 64->64 on 7x7 122 -> 172 GFLOP/s, 32->32 and 32->64 on 14x14 121-129 -> 177-180,
+    /// the stride-2 32->64 from 14x14 and 16->32 from 28x28 87 -> 126-128 (forward and stride-1 input gradient alike). On
+    /// 28-wide rows of 16 channels the tile loop alone measured slower (159 -> 126: one weight vector per 14 broadcasts).</summary>
+    internal const int ChannelTileMaxWidth = 16;
+
+    /// <summary>Whether the images of this convolution run in channel tiles (<see cref="ChannelTile{TS, TV, TP}"/>) at
+    /// <paramref name="width"/>: 16-wide vectors (32 registers hold the 28 accumulators), output channels a multiple of
+    /// <see cref="ChannelBlock"/>, output rows at most <see cref="ChannelTileMaxWidth"/> wide. The bits are those of the
+    /// padded-width tiles: every output is the same FMA chain over the taps.</summary>
+    internal static bool UsesChannelTiles(SimdWidth width, ConvGeometry g, int cout) =>
+        width == SimdWidth.W512 && Simd512.IsSupported && cout % ChannelBlock == 0 && g.OutW <= ChannelTileMaxWidth;
+
+    /// <summary>How many consecutive output positions of a row a channel tile covers: 14, 7, 4, 2 or 1.</summary>
+    private interface IPositions
+    {
+        static abstract int Count { get; }
+    }
+
+    private readonly struct P14 : IPositions { public static int Count => 14; }
+    private readonly struct P7 : IPositions { public static int Count => 7; }
+    private readonly struct P4 : IPositions { public static int Count => 4; }
+    private readonly struct P2 : IPositions { public static int Count => 2; }
+    private readonly struct P1 : IPositions { public static int Count => 1; }
+
+    /// <summary>Runs image n's channel tiles (after <see cref="Gather"/>): every output row in runs of consecutive positions
+    /// (14, 7, 4, 2, 1), each run against every channel block in [firstBlock, endBlock), stored into yp, whose channels are
+    /// <paramref name="qr"/> apart and hold their OH x OW positions without padding columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ChannelImage<TS, TV>(Args* a, float* xp, float* yp, int qr, int firstBlock, int endBlock)
+        where TS : ISimd<TV> where TV : struct
+    {
+        if (2 * TS.Width != ChannelBlock) throw new InvalidOperationException($"Channel tiles need {ChannelBlock / 2}-wide vectors, not {TS.Width}.");
+        var g = a->G;
+        int ow = g.OutW, taps = g.PatchSize, cols = new PhaseLayout(g).Cols;
+        float* tile = stackalloc float[16 * ChannelBlock];
+        for (int i = 0; i < g.OutH; i++)
+            for (int j0 = 0; j0 < ow;)
+            {
+                int left = ow - j0, count = left >= 14 ? 14 : left >= 7 ? 7 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+                float* x = xp + i * cols + j0, y = yp + i * ow + j0;
+                for (int ob = firstBlock; ob < endBlock; ob++)
+                {
+                    float* w = a->W + (long)ob * taps * ChannelBlock;
+                    switch (count)
+                    {
+                        case 14: ChannelTile<TS, TV, P14>(x, a->Taps, taps, w, tile); break;
+                        case 7: ChannelTile<TS, TV, P7>(x, a->Taps, taps, w, tile); break;
+                        case 4: ChannelTile<TS, TV, P4>(x, a->Taps, taps, w, tile); break;
+                        case 2: ChannelTile<TS, TV, P2>(x, a->Taps, taps, w, tile); break;
+                        default: ChannelTile<TS, TV, P1>(x, a->Taps, taps, w, tile); break;
+                    }
+                    StoreTransposed(tile, count, y + (long)ob * ChannelBlock * qr, qr);
+                }
+                j0 += count;
+            }
+    }
+
+    // x: the phase planes at the run's first position; taps: (count) offsets; w: the panel (count x 32); tile: P x 32
+    /// <summary>tile[j, r] = sum over taps t = (c, kh, kw) of x[taps[t] + j] * w[t, r] (one FMA chain each, in tap order: the
+    /// bits of <see cref="Tile{TS, TV}"/>), for the P = <typeparamref name="TP"/> positions j of a row and 32 output channels
+    /// r: P x 2 accumulators, per tap P broadcasts of x and 2 loads of w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ChannelTile<TS, TV, TP>(float* x, int* taps, int count, float* w, float* tile)
+        where TS : ISimd<TV> where TV : struct where TP : IPositions
+    {
+        int p = TP.Count, width = TS.Width;
+        TV z = TS.Zero;
+        TV a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z, a5 = z, b5 = z, a6 = z, b6 = z;
+        TV a7 = z, b7 = z, a8 = z, b8 = z, a9 = z, b9 = z, a10 = z, b10 = z, a11 = z, b11 = z, a12 = z, b12 = z, a13 = z, b13 = z;
+        for (int t = 0; t < count; t++, w += 2 * width)
+        {
+            float* row = x + taps[t];
+            TV w0 = TS.Load(w), w1 = TS.Load(w + width), s;
+            // acc[j, v] = fma(x[j], w[v], acc[j, v])
+            s = TS.Broadcast(row[0]); a0 = TS.MulAdd(s, w0, a0); b0 = TS.MulAdd(s, w1, b0);
+            if (p > 1) { s = TS.Broadcast(row[1]); a1 = TS.MulAdd(s, w0, a1); b1 = TS.MulAdd(s, w1, b1); }
+            if (p > 2) { s = TS.Broadcast(row[2]); a2 = TS.MulAdd(s, w0, a2); b2 = TS.MulAdd(s, w1, b2); }
+            if (p > 3) { s = TS.Broadcast(row[3]); a3 = TS.MulAdd(s, w0, a3); b3 = TS.MulAdd(s, w1, b3); }
+            if (p > 4) { s = TS.Broadcast(row[4]); a4 = TS.MulAdd(s, w0, a4); b4 = TS.MulAdd(s, w1, b4); }
+            if (p > 5) { s = TS.Broadcast(row[5]); a5 = TS.MulAdd(s, w0, a5); b5 = TS.MulAdd(s, w1, b5); }
+            if (p > 6) { s = TS.Broadcast(row[6]); a6 = TS.MulAdd(s, w0, a6); b6 = TS.MulAdd(s, w1, b6); }
+            if (p > 7) { s = TS.Broadcast(row[7]); a7 = TS.MulAdd(s, w0, a7); b7 = TS.MulAdd(s, w1, b7); }
+            if (p > 8) { s = TS.Broadcast(row[8]); a8 = TS.MulAdd(s, w0, a8); b8 = TS.MulAdd(s, w1, b8); }
+            if (p > 9) { s = TS.Broadcast(row[9]); a9 = TS.MulAdd(s, w0, a9); b9 = TS.MulAdd(s, w1, b9); }
+            if (p > 10) { s = TS.Broadcast(row[10]); a10 = TS.MulAdd(s, w0, a10); b10 = TS.MulAdd(s, w1, b10); }
+            if (p > 11) { s = TS.Broadcast(row[11]); a11 = TS.MulAdd(s, w0, a11); b11 = TS.MulAdd(s, w1, b11); }
+            if (p > 12) { s = TS.Broadcast(row[12]); a12 = TS.MulAdd(s, w0, a12); b12 = TS.MulAdd(s, w1, b12); }
+            if (p > 13) { s = TS.Broadcast(row[13]); a13 = TS.MulAdd(s, w0, a13); b13 = TS.MulAdd(s, w1, b13); }
+        }
+        int step = 2 * width;
+        Store<TS, TV>(tile, a0, b0);
+        if (p > 1) Store<TS, TV>(tile + step, a1, b1);
+        if (p > 2) Store<TS, TV>(tile + 2 * step, a2, b2);
+        if (p > 3) Store<TS, TV>(tile + 3 * step, a3, b3);
+        if (p > 4) Store<TS, TV>(tile + 4 * step, a4, b4);
+        if (p > 5) Store<TS, TV>(tile + 5 * step, a5, b5);
+        if (p > 6) Store<TS, TV>(tile + 6 * step, a6, b6);
+        if (p > 7) Store<TS, TV>(tile + 7 * step, a7, b7);
+        if (p > 8) Store<TS, TV>(tile + 8 * step, a8, b8);
+        if (p > 9) Store<TS, TV>(tile + 9 * step, a9, b9);
+        if (p > 10) Store<TS, TV>(tile + 10 * step, a10, b10);
+        if (p > 11) Store<TS, TV>(tile + 11 * step, a11, b11);
+        if (p > 12) Store<TS, TV>(tile + 12 * step, a12, b12);
+        if (p > 13) Store<TS, TV>(tile + 13 * step, a13, b13);
+    }
+
+    // tile: (16, 32), rows count.. 15 unused -> y[r * ld + j] = tile[j, r] for r < 32, j < count; y[r * ld + j] for count <= j < 16 overwritten
+    /// <summary>Stores a channel tile into the per-channel output rows: two 16 x 16 transposes in registers with AVX-512, each
+    /// output channel's run stored as one vector whose last 16 - count values run past the run. They land where the caller
+    /// stores later (the rest of the row, the next row: runs go left to right, rows top to bottom) or in the channel's slack
+    /// (<see cref="ChannelPlaneStride"/>). Measured (batch 64, 1 thread, the layers above): 139-164 GFLOP/s with a scalar
+    /// transpose, 168-177 with no store at all (wrong results, a probe), 169-180 with this one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTransposed(float* tile, int count, float* y, int ld)
+    {
+        if (Avx512F.IsSupported)
+        {
+            Transpose16x16(tile, ChannelBlock, y, ld);
+            Transpose16x16(tile + 16, ChannelBlock, y + 16 * ld, ld);
+            return;
+        }
+        for (int r = 0; r < ChannelBlock; r++, y += ld)
+            for (int j = 0; j < count; j++) y[j] = tile[j * ChannelBlock + r];
+    }
+
+    /// <summary>The stride of the channels' planes of a channel-tiled image: its OH x OW positions and at least 15 more
+    /// (where a last run's vector ends), a whole number of vectors.</summary>
+    private static int ChannelPlaneStride(int positions, int width) => (positions + 2 * width - 1) / width * width;
+
+    // src: 16 rows of 16 floats, srcStride apart -> dst[c * ld + j] = src[j * srcStride + c]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose16x16(float* src, nint srcStride, float* dst, nint ld)
+    {
+        // within each 128-bit lane L: pairs of rows interleaved, t = (a[4L], b[4L], a[4L+1], b[4L+1]) and (a[4L+2], b[4L+2], ..)
+        // then fours: u[g, k] holds rows 4g .. 4g+3 of column 4L + k in lane L
+        Vector512<float> u00, u01, u02, u03, u10, u11, u12, u13, u20, u21, u22, u23, u30, u31, u32, u33;
+        Fours(src, srcStride, out u00, out u01, out u02, out u03);
+        Fours(src + 4 * srcStride, srcStride, out u10, out u11, out u12, out u13);
+        Fours(src + 8 * srcStride, srcStride, out u20, out u21, out u22, out u23);
+        Fours(src + 12 * srcStride, srcStride, out u30, out u31, out u32, out u33);
+        // column 4L + k = lane L of u[0, k], u[1, k], u[2, k], u[3, k]
+        Columns(u00, u10, u20, u30, dst, ld);
+        Columns(u01, u11, u21, u31, dst + ld, ld);
+        Columns(u02, u12, u22, u32, dst + 2 * ld, ld);
+        Columns(u03, u13, u23, u33, dst + 3 * ld, ld);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Fours(float* src, nint stride, out Vector512<float> k0, out Vector512<float> k1, out Vector512<float> k2, out Vector512<float> k3)
+    {
+        Vector512<float> r0 = Vector512.Load(src), r1 = Vector512.Load(src + stride), r2 = Vector512.Load(src + 2 * stride), r3 = Vector512.Load(src + 3 * stride);
+        Vector512<float> t0 = Avx512F.UnpackLow(r0, r1), t1 = Avx512F.UnpackHigh(r0, r1), t2 = Avx512F.UnpackLow(r2, r3), t3 = Avx512F.UnpackHigh(r2, r3);
+        k0 = Avx512F.Shuffle(t0, t2, 0x44);
+        k1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        k2 = Avx512F.Shuffle(t1, t3, 0x44);
+        k3 = Avx512F.Shuffle(t1, t3, 0xEE);
+    }
+
+    // g0 .. g3: lane L holds 4 rows of column 4L + k -> dst[4L * ld ..] = column 4L + k (its 16 rows), L = 0 .. 3
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns(Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3, float* dst, nint ld)
+    {
+        // a = (g0.L0, g0.L2, g1.L0, g1.L2), b = (g0.L1, g0.L3, g1.L1, g1.L3), and c, d from g2, g3
+        Vector512<float> a = Avx512F.Shuffle4x128(g0, g1, 0x88), b = Avx512F.Shuffle4x128(g0, g1, 0xDD);
+        Vector512<float> c = Avx512F.Shuffle4x128(g2, g3, 0x88), d = Avx512F.Shuffle4x128(g2, g3, 0xDD);
+        Avx512F.Shuffle4x128(a, c, 0x88).Store(dst);          // lane 0: column k
+        Avx512F.Shuffle4x128(b, d, 0x88).Store(dst + 4 * ld);  // lane 1: column 4 + k
+        Avx512F.Shuffle4x128(a, c, 0xDD).Store(dst + 8 * ld);  // lane 2: column 8 + k
+        Avx512F.Shuffle4x128(b, d, 0xDD).Store(dst + 12 * ld); // lane 3: column 12 + k
+    }
+}
