@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using NormNet.Threading;
 
 namespace NormNet.Kernels;
 
@@ -23,6 +24,16 @@ public static unsafe partial class DirectConvolution
     /// padded-width tiles: every output is the same FMA chain over the taps.</summary>
     internal static bool UsesChannelTiles(SimdWidth width, ConvGeometry g, int cout) =>
         width == SimdWidth.W512 && Simd512.IsSupported && cout % ChannelBlock == 0 && g.OutW <= ChannelTileMaxWidth;
+
+    /// <summary>Whether this call runs in channel tiles: where <see cref="UsesChannelTiles"/> says they apply, unless one image
+    /// is to be split among more workers than it has 32-channel blocks (batch 1 on 2 threads with 32 output channels), which
+    /// the 4-channel panels of the padded-width tiles allow. Either way the bits are the same.</summary>
+    private static bool ChannelTilesFor(SimdWidth width, ConvGeometry g, int cout)
+    {
+        if (!UsesChannelTiles(width, g, cout)) return false;
+        int threads = ComputeSettings.Current.MaxThreads;
+        return g.N >= threads || 2.0 * cout * g.PatchSize * g.OutPlane * g.N < SplitFlops || cout / ChannelBlock >= threads;
+    }
 
     /// <summary>How many consecutive output positions of a row a channel tile covers: 14, 7, 4, 2 or 1.</summary>
     private interface IPositions

@@ -125,7 +125,7 @@ public static unsafe partial class DirectConvolution
         Span<float> y, SimdWidth width, FusedActivation activation, bool pool)
     {
         if (b.Length != 0 && b.Length != cout) throw new ArgumentException($"Direct convolution: bias has {b.Length} elements, expected {cout} or 0.");
-        int rows = UsesChannelTiles(width, g, cout) ? ChannelBlock : Rows;
+        int rows = ChannelTilesFor(width, g, cout) ? ChannelBlock : Rows;
         float[] packed = PackForward(w, g.C, cout, g.KH, rows);
         int[] taps = Taps(g, out int maxTap);
         fixed (float* px = x, pw = packed, pb = b, pr = addend, py = y)
@@ -154,7 +154,7 @@ public static unsafe partial class DirectConvolution
             return;
         }
         var t = new ConvGeometry(g.N, cout, g.OutH, g.OutW, g.KH, g.KW, 1, g.KH - 1 - g.Padding);
-        int rows = UsesChannelTiles(width, t, g.C) ? ChannelBlock : Rows;
+        int rows = ChannelTilesFor(width, t, g.C) ? ChannelBlock : Rows;
         float[] packed = PackTransposed(w, g.C, cout, g.KH, rows);
         int[] taps = Taps(t, out int maxTap);
         fixed (float* pdy = dy, pw = packed, pdx = dx)
