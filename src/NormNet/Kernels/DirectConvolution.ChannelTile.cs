@@ -48,21 +48,24 @@ public static unsafe partial class DirectConvolution
     private readonly struct P1 : IPositions { public static int Count => 1; }
 
     /// <summary>Runs image n's channel tiles (after <see cref="Gather"/>): every output row in runs of consecutive positions
-    /// (14, 7, 4, 2, 1), each run against every channel block in [firstBlock, endBlock), stored into yp, whose channels are
-    /// <paramref name="qr"/> apart and hold their OH x OW positions without padding columns.</summary>
+    /// (14, 7, 4, 2, 1), each run against every channel block in [firstBlock, endBlock). Without pooling each run goes
+    /// straight to y with the bias, the addend and the activation (no epilogue pass, <see cref="OutputColumns{TA}"/>);
+    /// with pooling into yp, whose channels are <paramref name="ld"/> apart and hold their OH x OW positions without padding
+    /// columns, for the pooled epilogue.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChannelImage<TS, TV>(Args* a, float* xp, float* yp, int qr, int firstBlock, int endBlock)
+    private static void ChannelImage<TS, TV>(Args* a, int n, float* xp, float* yp, int ld, int firstBlock, int endBlock)
         where TS : ISimd<TV> where TV : struct
     {
         if (2 * TS.Width != ChannelBlock) throw new InvalidOperationException($"Channel tiles need {ChannelBlock / 2}-wide vectors, not {TS.Width}.");
         var g = a->G;
-        int ow = g.OutW, taps = g.PatchSize, cols = new PhaseLayout(g).Cols;
+        int ow = g.OutW, taps = g.PatchSize, cols = new PhaseLayout(g).Cols, plane = g.OutPlane;
+        long image = (long)n * a->Cout * plane;
         float* tile = stackalloc float[16 * ChannelBlock];
         for (int i = 0; i < g.OutH; i++)
             for (int j0 = 0; j0 < ow;)
             {
                 int left = ow - j0, count = left >= 14 ? 14 : left >= 7 ? 7 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-                float* x = xp + i * cols + j0, y = yp + i * ow + j0;
+                float* x = xp + i * cols + j0;
                 for (int ob = firstBlock; ob < endBlock; ob++)
                 {
                     float* w = a->W + (long)ob * taps * ChannelBlock;
@@ -74,7 +77,15 @@ public static unsafe partial class DirectConvolution
                         case 2: ChannelTile<TS, TV, P2>(x, a->Taps, taps, w, tile); break;
                         default: ChannelTile<TS, TV, P1>(x, a->Taps, taps, w, tile); break;
                     }
-                    StoreTransposed(tile, count, y + (long)ob * ChannelBlock * qr, qr);
+                    if (a->Pool)
+                    {
+                        StoreTransposed(tile, count, yp + (long)ob * ChannelBlock * ld + i * ow + j0, ld);
+                        continue;
+                    }
+                    long at = image + (long)ob * ChannelBlock * plane + i * ow + j0;
+                    float* bias = a->B == null ? null : a->B + ob * ChannelBlock, addend = a->Addend == null ? null : a->Addend + at;
+                    if (a->Activation == FusedActivation.Relu) StoreOutput<ReluActivation>(tile, count, a->Y + at, plane, bias, addend);
+                    else StoreOutput<NoActivation>(tile, count, a->Y + at, plane, bias, addend);
                 }
                 j0 += count;
             }
@@ -130,7 +141,7 @@ public static unsafe partial class DirectConvolution
     }
 
     // tile: (16, 32), rows count.. 15 unused -> y[r * ld + j] = tile[j, r] for r < 32, j < count; y[r * ld + j] for count <= j < 16 overwritten
-    /// <summary>Stores a channel tile into the per-channel output rows: two 16 x 16 transposes in registers with AVX-512, each
+    /// <summary>Stores a channel tile into the per-channel output rows of yp: two 16 x 16 transposes in registers with AVX-512, each
     /// output channel's run stored as one vector whose last 16 - count values run past the run. They land where the caller
     /// stores later (the rest of the row, the next row: runs go left to right, rows top to bottom) or in the channel's slack
     /// (<see cref="ChannelPlaneStride"/>). Measured (batch 64, 1 thread, the layers above): 139-164 GFLOP/s with a scalar
@@ -140,21 +151,58 @@ public static unsafe partial class DirectConvolution
     {
         if (Avx512F.IsSupported)
         {
-            Transpose16x16(tile, ChannelBlock, y, ld);
-            Transpose16x16(tile + 16, ChannelBlock, y + 16 * ld, ld);
+            Transpose16x16(tile, ChannelBlock, new RawColumns(y, ld));
+            Transpose16x16(tile + 16, ChannelBlock, new RawColumns(y + 16 * ld, ld));
             return;
         }
         for (int r = 0; r < ChannelBlock; r++, y += ld)
             for (int j = 0; j < count; j++) y[j] = tile[j * ChannelBlock + r];
     }
 
-    /// <summary>The stride of the channels' planes of a channel-tiled image: its OH x OW positions and at least 15 more
+    // tile: (16, 32), rows count .. 15 unused; bias: (32) or null; addend: as y or null -> y[r * ld + j] = f(tile[j, r] + bias[r] + addend[r * ld + j]), j < count
+    /// <summary>Stores a channel tile into the output, with the epilogue's arithmetic in its order (bias, addend, activation:
+    /// the same bits), each channel's run one masked store (nothing past the run is written).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreOutput<TA>(float* tile, int count, float* y, nint ld, float* bias, float* addend) where TA : IFusedActivation
+    {
+        if (!Avx512F.IsSupported) throw new PlatformNotSupportedException("Channel tiles store with AVX-512.");
+        var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+        Transpose16x16(tile, ChannelBlock, new OutputColumns<TA>(y, ld, bias, addend, mask));
+        Transpose16x16(tile + 16, ChannelBlock, new OutputColumns<TA>(y + 16 * ld, ld, bias == null ? null : bias + 16, addend == null ? null : addend + 16 * ld, mask));
+    }
+
+    /// <summary>Where a transposed column (one output channel's run) goes.</summary>
+    private interface IColumnSink
+    {
+        void Column(int c, Vector512<float> v);
+    }
+
+    /// <summary>Column c to dst + c * ld, a whole vector.</summary>
+    private readonly struct RawColumns(float* dst, nint ld) : IColumnSink
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Column(int c, Vector512<float> v) => v.Store(dst + c * ld);
+    }
+
+    /// <summary>Column c to y + c * ld under the mask, as f(v + bias[c] + addend): the epilogue's <see cref="StoreRow{TS, TV, TA, TR}"/> arithmetic.</summary>
+    private readonly struct OutputColumns<TA>(float* y, nint ld, float* bias, float* addend, Vector512<float> mask) : IColumnSink where TA : IFusedActivation
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Column(int c, Vector512<float> v)
+        {
+            if (bias != null) v = Simd512.Add(v, Vector512.Create(bias[c]));
+            if (addend != null) v = Simd512.Add(v, Avx512F.MaskLoad(addend + c * ld, mask, Vector512<float>.Zero));
+            Avx512F.MaskStore(y + c * ld, mask, TA.Apply<Simd512, Vector512<float>>(v));
+        }
+    }
+
+    /// <summary>The stride of the channels' planes of a channel-tiled image in yp: its OH x OW positions and at least 15 more
     /// (where a last run's vector ends), a whole number of vectors.</summary>
     private static int ChannelPlaneStride(int positions, int width) => (positions + 2 * width - 1) / width * width;
 
-    // src: 16 rows of 16 floats, srcStride apart -> dst[c * ld + j] = src[j * srcStride + c]
+    // src: 16 rows of 16 floats, srcStride apart -> sink.Column(c, (src[j * srcStride + c] for j < 16)) for c < 16
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose16x16(float* src, nint srcStride, float* dst, nint ld)
+    private static void Transpose16x16<TSink>(float* src, nint srcStride, TSink sink) where TSink : IColumnSink
     {
         // within each 128-bit lane L: pairs of rows interleaved, t = (a[4L], b[4L], a[4L+1], b[4L+1]) and (a[4L+2], b[4L+2], ..)
         // then fours: u[g, k] holds rows 4g .. 4g+3 of column 4L + k in lane L
@@ -164,10 +212,10 @@ public static unsafe partial class DirectConvolution
         Fours(src + 8 * srcStride, srcStride, out u20, out u21, out u22, out u23);
         Fours(src + 12 * srcStride, srcStride, out u30, out u31, out u32, out u33);
         // column 4L + k = lane L of u[0, k], u[1, k], u[2, k], u[3, k]
-        Columns(u00, u10, u20, u30, dst, ld);
-        Columns(u01, u11, u21, u31, dst + ld, ld);
-        Columns(u02, u12, u22, u32, dst + 2 * ld, ld);
-        Columns(u03, u13, u23, u33, dst + 3 * ld, ld);
+        Columns(u00, u10, u20, u30, 0, sink);
+        Columns(u01, u11, u21, u31, 1, sink);
+        Columns(u02, u12, u22, u32, 2, sink);
+        Columns(u03, u13, u23, u33, 3, sink);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -181,16 +229,17 @@ public static unsafe partial class DirectConvolution
         k3 = Avx512F.Shuffle(t1, t3, 0xEE);
     }
 
-    // g0 .. g3: lane L holds 4 rows of column 4L + k -> dst[4L * ld ..] = column 4L + k (its 16 rows), L = 0 .. 3
+    // g0 .. g3: lane L holds 4 rows of column 4L + k -> columns k, 4 + k, 8 + k, 12 + k (their 16 rows) to the sink
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Columns(Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3, float* dst, nint ld)
+    private static void Columns<TSink>(Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3, int k, TSink sink)
+        where TSink : IColumnSink
     {
         // a = (g0.L0, g0.L2, g1.L0, g1.L2), b = (g0.L1, g0.L3, g1.L1, g1.L3), and c, d from g2, g3
         Vector512<float> a = Avx512F.Shuffle4x128(g0, g1, 0x88), b = Avx512F.Shuffle4x128(g0, g1, 0xDD);
         Vector512<float> c = Avx512F.Shuffle4x128(g2, g3, 0x88), d = Avx512F.Shuffle4x128(g2, g3, 0xDD);
-        Avx512F.Shuffle4x128(a, c, 0x88).Store(dst);          // lane 0: column k
-        Avx512F.Shuffle4x128(b, d, 0x88).Store(dst + 4 * ld);  // lane 1: column 4 + k
-        Avx512F.Shuffle4x128(a, c, 0xDD).Store(dst + 8 * ld);  // lane 2: column 8 + k
-        Avx512F.Shuffle4x128(b, d, 0xDD).Store(dst + 12 * ld); // lane 3: column 12 + k
+        sink.Column(k, Avx512F.Shuffle4x128(a, c, 0x88));      // lane 0
+        sink.Column(4 + k, Avx512F.Shuffle4x128(b, d, 0x88));  // lane 1
+        sink.Column(8 + k, Avx512F.Shuffle4x128(a, c, 0xDD));  // lane 2
+        sink.Column(12 + k, Avx512F.Shuffle4x128(b, d, 0xDD)); // lane 3
     }
 }

@@ -308,7 +308,12 @@ public static unsafe partial class DirectConvolution
         fixed (float* xp = xpBuffer, yp = ypBuffer)
         {
             Gather(a->X + (long)n * g.C * g.H * g.W, g, layout, xp, length);
-            if (channelTiles) ChannelImage<TS, TV>(a, xp, yp, ld, firstBlock, endBlock);
+            if (channelTiles)
+            {
+                // without pooling the channel tiles store y themselves, bias, addend and activation included
+                ChannelImage<TS, TV>(a, n, xp, yp, ld, firstBlock, endBlock);
+                if (!a->Pool) return;
+            }
             else PaddedWidthTiles<TS, TV>(a, xp, yp, qr, firstBlock, endBlock);
             var channels = new Channels(a->B, firstBlock * rows, Math.Min(cout, endBlock * rows), a->Addend == null ? null : a->Addend + (long)n * cout * g.OutPlane);
             if (a->Pool)

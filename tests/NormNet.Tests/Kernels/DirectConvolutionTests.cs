@@ -152,13 +152,15 @@ public class DirectConvolutionTests
         x[x.Length / 2] = float.NaN;
         float[][] Outputs(SimdWidth width)
         {
-            var (y, sum, dx) = (new float[dy.Length], new float[dy.Length], new float[x.Length]);
+            var (y, relu, sum, sumNoBias, dx) = (new float[dy.Length], new float[dy.Length], new float[dy.Length], new float[dy.Length], new float[x.Length]);
             var pooled = new float[n * cout * (g.OutH / 2) * (g.OutW / 2)];
             DirectConvolution.Forward(x, wt, b, g, cout, y, width);
+            DirectConvolution.Forward(x, wt, b, g, cout, relu, width, FusedActivation.Relu);
             DirectConvolution.ForwardAdd(x, wt, b, addend, g, cout, sum, width, FusedActivation.Relu);
+            DirectConvolution.ForwardAdd(x, wt, [], addend, g, cout, sumNoBias, width);
             DirectConvolution.ForwardMaxPool2x2(x, wt, b, g, cout, pooled, width, FusedActivation.Relu);
             DirectConvolution.InputGradient(dy, wt, g, cout, dx, width);
-            return [y, sum, pooled, dx];
+            return [y, relu, sum, sumNoBias, pooled, dx];
         }
         var widths = (from object[] row in KernelWidths.Supported() select ((Width)row[0]).ToSimd()).ToArray();
         var widest = Outputs(widths[0]);
