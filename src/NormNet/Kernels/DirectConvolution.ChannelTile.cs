@@ -64,19 +64,11 @@ public static unsafe partial class DirectConvolution
         for (int i = 0; i < g.OutH; i++)
             for (int j0 = 0; j0 < ow;)
             {
-                int left = ow - j0, count = left >= 14 ? 14 : left >= 7 ? 7 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+                int count = RunLength(ow - j0);
                 float* x = xp + i * cols + j0;
                 for (int ob = firstBlock; ob < endBlock; ob++)
                 {
-                    float* w = a->W + (long)ob * taps * ChannelBlock;
-                    switch (count)
-                    {
-                        case 14: ChannelTile<TS, TV, P14>(x, a->Taps, taps, w, tile); break;
-                        case 7: ChannelTile<TS, TV, P7>(x, a->Taps, taps, w, tile); break;
-                        case 4: ChannelTile<TS, TV, P4>(x, a->Taps, taps, w, tile); break;
-                        case 2: ChannelTile<TS, TV, P2>(x, a->Taps, taps, w, tile); break;
-                        default: ChannelTile<TS, TV, P1>(x, a->Taps, taps, w, tile); break;
-                    }
+                    RunChannelTile<TS, TV>(count, x, a->Taps, taps, a->W + (long)ob * taps * ChannelBlock, tile);
                     if (a->Pool)
                     {
                         StoreTransposed(tile, count, yp + (long)ob * ChannelBlock * ld + i * ow + j0, ld);
@@ -89,6 +81,23 @@ public static unsafe partial class DirectConvolution
                 }
                 j0 += count;
             }
+    }
+
+    /// <summary>The positions of the next run of a row with <paramref name="left"/> positions left: 14, 7, 4, 2 or 1.</summary>
+    private static int RunLength(int left) => left >= 14 ? 14 : left >= 7 ? 7 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+
+    /// <summary><see cref="ChannelTile{TS, TV, TP}"/> for a run of <paramref name="count"/> (a <see cref="RunLength"/>) positions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunChannelTile<TS, TV>(int count, float* x, int* taps, int tapCount, float* w, float* tile) where TS : ISimd<TV> where TV : struct
+    {
+        switch (count)
+        {
+            case 14: ChannelTile<TS, TV, P14>(x, taps, tapCount, w, tile); break;
+            case 7: ChannelTile<TS, TV, P7>(x, taps, tapCount, w, tile); break;
+            case 4: ChannelTile<TS, TV, P4>(x, taps, tapCount, w, tile); break;
+            case 2: ChannelTile<TS, TV, P2>(x, taps, tapCount, w, tile); break;
+            default: ChannelTile<TS, TV, P1>(x, taps, tapCount, w, tile); break;
+        }
     }
 
     // x: the phase planes at the run's first position; taps: (count) offsets; w: the panel (count x 32); tile: P x 32

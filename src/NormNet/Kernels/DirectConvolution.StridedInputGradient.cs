@@ -49,18 +49,22 @@ public static unsafe partial class DirectConvolution
     {
         if (g.N == 0) return;
         var planes = new GradientPlanes(g);
-        int s = g.Stride, phases = s * s, blocks = (g.C + Rows - 1) / Rows, kk = g.KH * g.KW;
+        // channel tiles where the phases' rows are at most 16 wide and dx's channels come in blocks of 32 (as the forward's)
+        int s = g.Stride, phases = s * s, kk = g.KH * g.KW;
+        int rows = width == SimdWidth.W512 && Simd512.IsSupported && g.C % ChannelBlock == 0 && (g.W + s - 1) / s <= ChannelTileMaxWidth ? ChannelBlock : Rows;
+        int blocks = (g.C + rows - 1) / rows;
         // per phase: its tap count, then its taps (o, m, n) as offsets into the padded dy; and its weight panels
-        int tapStride = cout * kk + 1, weightStride = blocks * Rows * cout * kk;
+        int tapStride = cout * kk + 1, weightStride = blocks * rows * cout * kk;
         int[] tapBuffer = ThreadScratch.Get(ref t_gradientTaps, phases * tapStride);
         float[] weightBuffer = ThreadScratch.Get(ref t_gradientWeights, phases * weightStride);
         for (int phase = 0; phase < phases; phase++)
-            PackPhase(w, g, cout, planes, new GradientPhase(g, phase / s, phase % s), tapBuffer.AsSpan(phase * tapStride, tapStride),
+            PackPhase(w, g, cout, planes, new GradientPhase(g, phase / s, phase % s), rows, tapBuffer.AsSpan(phase * tapStride, tapStride),
                 weightBuffer.AsSpan(phase * weightStride, weightStride));
         fixed (float* pdy = dy, pw = weightBuffer, pdx = dx)
         fixed (int* pt = tapBuffer)
         {
-            var a = new StridedGradientArgs { Dy = pdy, W = pw, Dx = pdx, Taps = pt, G = g, Cout = cout, Planes = planes, TapStride = tapStride, WeightStride = weightStride, Width = width };
+            var a = new StridedGradientArgs { Dy = pdy, W = pw, Dx = pdx, Taps = pt, G = g, Cout = cout, Planes = planes, TapStride = tapStride, WeightStride = weightStride,
+                BlockRows = rows, Width = width };
             double flops = 2.0 * cout * g.PatchSize * g.OutPlane * g.N;
             if (g.N == 1 || flops < InlineFlops)
                 for (int i = 0; i < g.N; i++) StridedGradientImage(&a, i);
@@ -69,11 +73,12 @@ public static unsafe partial class DirectConvolution
     }
 
     // w: (Cout, C, k, k) -> taps[0] = count, taps[1 + t] = offset of tap t = (o, m, n) in the padded dy;
-    // weights: panels of Rows input channels, weights[(cb * count + t) * Rows + r] = w[o, cb * Rows + r, Kh0 + s*m, Kw0 + s*n] (0 past C)
-    /// <summary>One phase's taps and weight panels, in the (o, m, n) order every pixel's FMA chain follows.</summary>
-    private static void PackPhase(ReadOnlySpan<float> w, ConvGeometry g, int cout, GradientPlanes planes, GradientPhase f, Span<int> taps, Span<float> weights)
+    // weights: panels of `panel` input channels, weights[(cb * count + t) * panel + r] = w[o, cb * panel + r, Kh0 + s*m, Kw0 + s*n] (0 past C)
+    /// <summary>One phase's taps and weight panels (<see cref="Rows"/> or <see cref="ChannelBlock"/> channels wide), in the
+    /// (o, m, n) order every pixel's FMA chain follows.</summary>
+    private static void PackPhase(ReadOnlySpan<float> w, ConvGeometry g, int cout, GradientPlanes planes, GradientPhase f, int panel, Span<int> taps, Span<float> weights)
     {
-        int rows = f.Rows(g), cols = f.Cols(g), count = cout * rows * cols, blocks = (g.C + Rows - 1) / Rows, t = 0;
+        int rows = f.Rows(g), cols = f.Cols(g), count = cout * rows * cols, blocks = (g.C + panel - 1) / panel, t = 0;
         taps[0] = count;
         for (int o = 0; o < cout; o++)
             for (int m = 0; m < rows; m++)
@@ -81,8 +86,8 @@ public static unsafe partial class DirectConvolution
                 {
                     taps[1 + t] = o * planes.Plane + (f.RowShift(g) - m + planes.M) * planes.Q + f.ColShift(g) - n + planes.M;
                     int kh = f.Kh0 + g.Stride * m, kw = f.Kw0 + g.Stride * n;
-                    for (int c = 0; c < blocks * Rows; c++)
-                        weights[((c / Rows) * count + t) * Rows + c % Rows] = c < g.C ? w[((o * g.C + c) * g.KH + kh) * g.KW + kw] : 0f;
+                    for (int c = 0; c < blocks * panel; c++)
+                        weights[((c / panel) * count + t) * panel + c % panel] = c < g.C ? w[((o * g.C + c) * g.KH + kh) * g.KW + kw] : 0f;
                 }
     }
 
@@ -93,6 +98,8 @@ public static unsafe partial class DirectConvolution
         public ConvGeometry G;
         public GradientPlanes Planes;
         public int Cout, TapStride, WeightStride;
+        /// <summary>Input channels per weight panel: <see cref="Rows"/>, or <see cref="ChannelBlock"/> for channel tiles.</summary>
+        public int BlockRows;
         public SimdWidth Width;
     }
 
@@ -115,11 +122,11 @@ public static unsafe partial class DirectConvolution
     {
         var g = a->G;
         var planes = a->Planes;
-        int s = g.Stride, cout = a->Cout, blocks = (g.C + Rows - 1) / Rows;
-        int qrMax = (((g.H + s - 1) / s) * planes.Q + TS.Width - 1) / TS.Width * TS.Width;
+        int s = g.Stride, cout = a->Cout, panel = a->BlockRows, blocks = (g.C + panel - 1) / panel;
+        int qrMax = PhaseStride<TS, TV>(a, (g.H + s - 1) / s);
         int length = cout * planes.Plane + qrMax + TS.Width;
         float[] dyBuffer = ThreadScratch.Get(ref t_input, length);
-        float[] outBuffer = ThreadScratch.Get(ref t_output, 2 * blocks * Rows * qrMax);
+        float[] outBuffer = ThreadScratch.Get(ref t_output, 2 * blocks * panel * qrMax);
         fixed (float* dyp = dyBuffer, yp = outBuffer)
         {
             // dyp[o, M + i, M + j] = dy[n, o, i, j], 0 elsewhere
@@ -130,7 +137,7 @@ public static unsafe partial class DirectConvolution
                     new ReadOnlySpan<float>(src + ((long)o * g.OutH + i) * g.OutW, g.OutW)
                         .CopyTo(new Span<float>(dyp + (long)o * planes.Plane + (i + planes.M) * planes.Q + planes.M, g.OutW));
             float* dx = a->Dx + (long)n * g.C * g.H * g.W;
-            int phaseFloats = blocks * Rows * qrMax;
+            int phaseFloats = blocks * panel * qrMax;
             for (int ra = 0; ra < s; ra++)
             {
                 if (s == 2)
@@ -150,18 +157,29 @@ public static unsafe partial class DirectConvolution
         }
     }
 
-    /// <summary>Runs one phase's register tiles over its padded-width output rows into <paramref name="yp"/> (C rows, qr
-    /// apart); returns yp, or null when the phase reads no kernel tap (its pixels get 0).</summary>
+    /// <summary>The stride of a phase's channels in its output rows: its u rows of Q, and with channel tiles a vector more
+    /// (where the last run's vector ends), a whole number of vectors.</summary>
+    private static int PhaseStride<TS, TV>(StridedGradientArgs* a, int u) where TS : ISimd<TV> where TV : struct =>
+        (Math.Max(0, u) * a->Planes.Q + (a->BlockRows == ChannelBlock ? TS.Width : 0) + TS.Width - 1) / TS.Width * TS.Width;
+
+    /// <summary>Runs one phase's register tiles (padded-width tiles, or channel tiles over its valid positions) into
+    /// <paramref name="yp"/> (C rows, qr apart, each u rows of Q); returns yp, or null when the phase reads no kernel tap
+    /// (its pixels get 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float* Phase<TS, TV>(StridedGradientArgs* a, float* dyp, float* yp, GradientPhase f, out int qr) where TS : ISimd<TV> where TV : struct
     {
         var g = a->G;
-        int phase = f.A * g.Stride + f.B, blocks = (g.C + Rows - 1) / Rows, vectors = TileVectors<TS, TV>(), span = vectors * TS.Width;
+        int phase = f.A * g.Stride + f.B, blocks = (g.C + a->BlockRows - 1) / a->BlockRows, vectors = TileVectors<TS, TV>(), span = vectors * TS.Width;
         int* taps = a->Taps + phase * a->TapStride;
         int count = taps[0], u = f.U(g);
-        qr = (Math.Max(0, u) * a->Planes.Q + TS.Width - 1) / TS.Width * TS.Width;
+        qr = PhaseStride<TS, TV>(a, u);
         if (count == 0 || u <= 0 || f.V(g) <= 0) return null;
         float* w = a->W + (long)phase * a->WeightStride;
+        if (a->BlockRows == ChannelBlock)
+        {
+            PhaseChannelTiles<TS, TV>(dyp, taps + 1, count, w, u, f.V(g), a->Planes.Q, blocks, yp, qr);
+            return yp;
+        }
         for (int q0 = 0; q0 < qr;)
         {
             int vs = qr - q0 >= span ? vectors : qr - q0 >= 2 * TS.Width ? 2 : 1;
@@ -170,6 +188,26 @@ public static unsafe partial class DirectConvolution
             q0 += vs * TS.Width;
         }
         return yp;
+    }
+
+    /// <summary>A phase's channel tiles: each of its u output rows in runs of up to 14 of its v valid positions, against
+    /// every 32-channel block, stored into yp's rows (q apart, channels qr apart) by <see cref="StoreTransposed"/>.</summary>
+    private static void PhaseChannelTiles<TS, TV>(float* dyp, int* taps, int count, float* w, int u, int v, int q, int blocks, float* yp, int qr)
+        where TS : ISimd<TV> where TV : struct
+    {
+        if (2 * TS.Width != ChannelBlock) throw new InvalidOperationException($"Channel tiles need {ChannelBlock / 2}-wide vectors, not {TS.Width}.");
+        float* tile = stackalloc float[16 * ChannelBlock];
+        for (int i = 0; i < u; i++)
+            for (int j0 = 0; j0 < v;)
+            {
+                int run = RunLength(v - j0);
+                for (int cb = 0; cb < blocks; cb++)
+                {
+                    RunChannelTile<TS, TV>(run, dyp + i * q + j0, taps, count, w + (long)cb * count * ChannelBlock, tile);
+                    StoreTransposed(tile, run, yp + (long)cb * ChannelBlock * qr + i * q + j0, qr);
+                }
+                j0 += run;
+            }
     }
 
     // even, odd: (C, qr) phases (a, 0) and (a, 1), rows q apart (null: 0) -> dx[c, 2u + a, 2v] = even[c, u, v], dx[c, 2u + a, 2v + 1] = odd[c, u, v]

@@ -40,7 +40,9 @@ public class DirectConvolutionTests
         { 1, 4, 6, 6, 5, 3, 2, 0 },     // no padding
         { 1, 3, 2, 2, 2, 3, 2, 1 },     // a single output pixel
         { 24, 16, 14, 14, 8, 3, 2, 1 }, // on the workers
-        { 2, 32, 14, 14, 64, 3, 2, 1 }, // the resnet's second downsampling convolution: channel tiles over phase planes
+        { 2, 32, 14, 14, 64, 3, 2, 1 }, // the resnet's second downsampling convolution: channel tiles over phase planes (and for dx's phases)
+        { 1, 32, 13, 15, 8, 3, 2, 1 },  // dx's phases in channel tiles: rows of 8 and 7 (runs of 7, 1; 4, 2, 1), 7 and 6 rows
+        { 2, 32, 11, 11, 4, 5, 3, 2 },  // dx's nine phases in channel tiles at stride 3, 5x5
     };
 
     public static IEnumerable<object[]> StridedCasesAtEveryWidth() =>
