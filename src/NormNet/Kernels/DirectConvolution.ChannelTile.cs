@@ -22,8 +22,12 @@ public static unsafe partial class DirectConvolution
     /// <paramref name="width"/>: 16-wide vectors (32 registers hold the 28 accumulators), output channels a multiple of
     /// <see cref="ChannelBlock"/>, output rows at most <see cref="ChannelTileMaxWidth"/> wide. The bits are those of the
     /// padded-width tiles: every output is the same FMA chain over the taps.</summary>
-    internal static bool UsesChannelTiles(SimdWidth width, ConvGeometry g, int cout) =>
-        width == SimdWidth.W512 && Simd512.IsSupported && cout % ChannelBlock == 0 && g.OutW <= ChannelTileMaxWidth;
+    internal static bool UsesChannelTiles(SimdWidth width, ConvGeometry g, int cout) => ChannelTilesFit(width, cout, g.OutW);
+
+    /// <summary>Whether a convolution producing <paramref name="channels"/> channels in rows <paramref name="rowWidth"/> wide
+    /// can run in channel tiles at <paramref name="width"/> (a forward's output, or a strided input gradient's phases).</summary>
+    private static bool ChannelTilesFit(SimdWidth width, int channels, int rowWidth) =>
+        width == SimdWidth.W512 && Simd512.IsSupported && channels % ChannelBlock == 0 && rowWidth <= ChannelTileMaxWidth;
 
     /// <summary>Whether this call runs in channel tiles: where <see cref="UsesChannelTiles"/> says they apply, unless one image
     /// is to be split among more workers than it has 32-channel blocks (batch 1 on 2 threads with 32 output channels), which

@@ -51,7 +51,7 @@ public static unsafe partial class DirectConvolution
         var planes = new GradientPlanes(g);
         // channel tiles where the phases' rows are at most 16 wide and dx's channels come in blocks of 32 (as the forward's)
         int s = g.Stride, phases = s * s, kk = g.KH * g.KW;
-        int rows = width == SimdWidth.W512 && Simd512.IsSupported && g.C % ChannelBlock == 0 && (g.W + s - 1) / s <= ChannelTileMaxWidth ? ChannelBlock : Rows;
+        int rows = ChannelTilesFit(width, g.C, (g.W + s - 1) / s) ? ChannelBlock : Rows;
         int blocks = (g.C + rows - 1) / rows;
         // per phase: its tap count, then its taps (o, m, n) as offsets into the padded dy; and its weight panels
         int tapStride = cout * kk + 1, weightStride = blocks * rows * cout * kk;
