@@ -24,7 +24,7 @@ namespace NormNet.Kernels;
 /// pools each channel from there).</para>
 /// <para>Every output element is one FMA chain over (c, kh, kw) in order, then + bias: the same bits for any thread
 /// count, tile position or batch split. Images run in parallel, one per chunk (fewer images than workers: each image's
-/// output channels split among them); a convolution under ~100 us of work, or ~20 us for fewer images than workers,
+/// output channels split among them, from ~100 us of work); a convolution under ~100 us of work
 /// runs on the calling thread. <see cref="LayerReference.Conv2dForward"/> is the plain reference.</para>
 /// </remarks>
 public static unsafe partial class DirectConvolution
@@ -32,10 +32,13 @@ public static unsafe partial class DirectConvolution
     /// <summary>Output channels per register tile (the packed weight panel's width).</summary>
     internal const int Rows = 4;
     private const double InlineFlops = 2e7;
-    /// <summary>From this many flops (~20 us of work) an image too few to give every worker one has its output channels
-    /// split among them too (measured, batch 1, 2 threads, alternating builds: the cnn's 32-to-64-channel 3x3 convolution on
-    /// 14x14, 7 MFLOP, 68-81 us split in two against 109-128 us on the calling thread).</summary>
-    private const double SplitFlops = 2e6;
+    /// <summary>From this many flops (~100 us of work, as for a product: <see cref="GemmDriver"/>) an image too few to give every
+    /// worker one has its output channels split among them too. A lone 7 MFLOP convolution ran faster split (the cnn's 32-to-64
+    /// on 14x14 at batch 1, 2 threads: 68-81 us against 109-128), but whole models ran slower: the next layer finds half its
+    /// input in the other core's cache, and each worker gathers the whole image. Measured, inference models at batch 1 on 2
+    /// threads, 3 alternations, splitting from 2 MFLOP against from 20: resnet 0.167-0.169 -> 0.137-0.139 ms, cnn 0.075-0.080 ->
+    /// 0.070-0.075 ms.</summary>
+    private const double SplitFlops = 2e7;
 
     private struct Args
     {

@@ -18,10 +18,10 @@ public class DirectConvolutionPoolingTests
         { 2, 5, 7, 9, 6, 1 },      // odd output 7x9: pooled 3x4, the last row and column dropped; a partial panel
         { 2, 3, 6, 6, 5, 1 },      // pooled rows of 3: one window at a time
         { 2, 4, 11, 13, 7, 2 },    // stride 2: output 6x7, pooled 3x3
-        { 1, 32, 14, 14, 22, 1 },  // one image, 2.5 MFLOP: its channel blocks split among the workers
+        { 1, 32, 28, 28, 48, 1 },  // one image, 22 MFLOP: its channel blocks split among the workers
         { 12, 4, 28, 28, 8, 1 },   // on the workers
         { 2, 8, 14, 14, 32, 1 },   // channel tiles (16-wide vectors): pooled rows of 7 from rows without padding columns
-        { 1, 16, 13, 13, 64, 1 },  // channel tiles, odd output: pooled 6x6; one image's two blocks split among the workers
+        { 1, 128, 13, 13, 64, 1 }, // channel tiles, odd output: pooled 6x6; one image's two blocks split among the workers (25 MFLOP)
         { 2, 16, 28, 28, 32, 2 },  // channel tiles at stride 2
     };
 

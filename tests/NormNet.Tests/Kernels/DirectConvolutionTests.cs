@@ -23,9 +23,9 @@ public class DirectConvolutionTests
         { 3, 8, 6, 6, 9, 1, 0 },      // 1x1
         { 1, 2, 1, 1, 1, 3, 1 },      // a single pixel
         { 24, 16, 20, 20, 8, 3, 1 },  // on the workers
-        { 1, 32, 14, 14, 22, 3, 1 },  // one image of 2.5 MFLOP: its 6 channel blocks split among the workers
+        { 1, 32, 28, 28, 48, 3, 1 },  // one image of 22 MFLOP: its 12 channel blocks split among the workers
         { 2, 8, 13, 13, 32, 3, 1 },   // channel tiles (16-wide vectors): rows of 13 in runs of 7, 4 and 2
-        { 1, 16, 15, 15, 64, 3, 1 },  // channel tiles: runs of 14 and 1; one image's two 32-channel blocks split among the workers
+        { 1, 96, 15, 15, 64, 3, 1 },  // channel tiles: runs of 14 and 1; one image's two 32-channel blocks split among the workers
         { 2, 64, 7, 7, 64, 3, 1 },    // the resnet's last stage: channel tiles of 7 positions
         { 1, 4, 9, 9, 32, 5, 2 },     // channel tiles with a 5x5 kernel
     };
@@ -137,7 +137,7 @@ public class DirectConvolutionTests
     public static TheoryData<int, int, int, int, int, int, int, int> ChannelTileCases => new()
     {
         { 2, 8, 13, 13, 32, 3, 1, 1 },  // runs of 7, 4, 2
-        { 1, 16, 15, 15, 64, 3, 1, 1 }, // runs of 14 and 1, blocks split among the workers
+        { 1, 96, 15, 15, 64, 3, 1, 1 }, // runs of 14 and 1, blocks split among the workers (25 MFLOP)
         { 2, 64, 7, 7, 64, 3, 1, 1 },   // forward and input gradient both in channel tiles
         { 2, 32, 14, 14, 64, 3, 2, 1 }, // stride 2
         { 3, 32, 10, 10, 32, 3, 1, 0 }, // no padding: rows of 8
