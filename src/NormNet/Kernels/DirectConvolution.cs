@@ -21,7 +21,9 @@ namespace NormNet.Kernels;
 /// and the weights broadcast from a panel packed 4 channels wide. The columns ow &gt;= OW of that Q-wide output are
 /// computed and dropped (for the 3x3 convolutions here 1/15 to 2/16 of the work); the epilogue copies the valid ones
 /// to y, adds the bias and applies the fused activation (and, for <see cref="ForwardMaxPool2x2(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>,
-/// pools each channel from there).</para>
+/// pools each channel from there). Where output rows are at most 16 wide and output channels come in blocks of 32
+/// (16-wide vectors), channel tiles take the place of these tiles (DirectConvolution.ChannelTile.cs): runs of valid
+/// positions by 32 output channels, the weights loaded as vectors and x broadcast, no dropped columns.</para>
 /// <para>Every output element is one FMA chain over (c, kh, kw) in order, then + bias: the same bits for any thread
 /// count, tile position or batch split. Images run in parallel, one per chunk (fewer images than workers: each image's
 /// output channels split among them, from ~100 us of work); a convolution under ~100 us of work
@@ -29,7 +31,7 @@ namespace NormNet.Kernels;
 /// </remarks>
 public static unsafe partial class DirectConvolution
 {
-    /// <summary>Output channels per register tile (the packed weight panel's width).</summary>
+    /// <summary>Output channels per padded-width register tile (the packed weight panel's width; <see cref="ChannelBlock"/> for channel tiles).</summary>
     internal const int Rows = 4;
     private const double InlineFlops = 2e7;
     /// <summary>From this many flops (~100 us of work, as for a product: <see cref="GemmDriver"/>) an image too few to give every
