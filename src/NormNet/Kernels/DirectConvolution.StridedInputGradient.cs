@@ -204,7 +204,7 @@ public static unsafe partial class DirectConvolution
                 for (int cb = 0; cb < blocks; cb++)
                 {
                     RunChannelTile<TS, TV>(run, dyp + i * q + j0, taps, count, w + (long)cb * count * ChannelBlock, tile);
-                    StoreTransposed(tile, run, yp + (long)cb * ChannelBlock * qr + i * q + j0, qr);
+                    StoreTransposed(tile, yp + (long)cb * ChannelBlock * qr + i * q + j0, qr);
                 }
                 j0 += run;
             }
