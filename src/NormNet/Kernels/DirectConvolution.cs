@@ -305,14 +305,24 @@ public static unsafe partial class DirectConvolution
         bool channelTiles = rows == ChannelBlock;
         int q = oh * layout.Cols, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
         int ld = channelTiles ? ChannelPlaneStride(oh * ow, TS.Width) : qr, wp = channelTiles ? ow : layout.Cols;
-        // the last padded-width tile reads up to the largest tap offset + qr - 1 (channel tiles read less)
-        int length = Math.Max(a->MaxTap + qr, g.C * layout.S * layout.S * layout.Plane);
+        // pooled without channel tiles: row-pair tiles where two output rows fit one (their last reads up to PairSpan past its first row)
+        bool pairs = a->Pool && !channelTiles && RowPairsFit(TS.Width, layout.Cols);
+        int reach = pairs ? Math.Max(qr, (oh / 2 * 2 - 2) * layout.Cols + PairSpan) : qr;
+        // the last padded-width tile reads up to the largest tap offset + reach - 1 (channel tiles read less)
+        int length = Math.Max(a->MaxTap + reach, g.C * layout.S * layout.S * layout.Plane);
         float[] xpBuffer = ThreadScratch.Get(ref t_input, length);
         // the epilogue's last vector of a row may read up to a vector past the last channel's rows
         float[] ypBuffer = ThreadScratch.Get(ref t_output, blocks * rows * ld + TS.Width);
         fixed (float* xp = xpBuffer, yp = ypBuffer)
         {
             Gather(a->X + (long)n * g.C * g.H * g.W, g, layout, xp, length);
+            if (pairs)
+            {
+                float* pooledImage = a->Y + (long)n * cout * (oh / 2) * (ow / 2);
+                if (a->Activation == FusedActivation.Relu) PooledRowPairs<TS, TV, ReluActivation>(a, xp, pooledImage, firstBlock, endBlock);
+                else PooledRowPairs<TS, TV, NoActivation>(a, xp, pooledImage, firstBlock, endBlock);
+                return;
+            }
             if (channelTiles)
             {
                 // without pooling the channel tiles store y themselves, bias, addend and activation included

@@ -7,7 +7,7 @@ namespace NormNet.Tests.Kernels;
 /// <summary>The direct convolution with 2x2 max pooling in its epilogue against the convolution followed by the pooling
 /// kernel, bit for bit (signs of zeros and NaNs included), at every vector width, with and without bias and ReLU: pooled
 /// rows of four windows and more (vectors) and of fewer (one window at a time), odd output sizes (a last row and column no
-/// window covers), stride 2, partial 4-channel panels, one image split among the workers by output channels, and batches
+/// window covers), stride 2, partial 4-channel panels, row pairs pooled in registers (ties, infinities, NaN, non-finite biases), one image split among the workers by output channels, and batches
 /// on the workers; the same bits for 1, 2 and 3 threads; misuse reported.</summary>
 public class DirectConvolutionPoolingTests
 {
@@ -23,6 +23,19 @@ public class DirectConvolutionPoolingTests
         { 2, 8, 14, 14, 32, 1 },   // channel tiles (16-wide vectors): pooled rows of 7 from rows without padding columns
         { 1, 128, 13, 13, 64, 1 }, // channel tiles, odd output: pooled 6x6; one image's two blocks split among the workers (25 MFLOP)
         { 2, 16, 28, 28, 32, 2 },  // channel tiles at stride 2
+        { 3, 1, 28, 28, 32, 1 },   // the cnn's first convolution: row-pair tiles (16-wide vectors, rows of 30) pooled in registers
+        { 2, 3, 27, 25, 6, 1 },    // row pairs: odd output 27x25 (the last row and column dropped), rows of 27, a partial panel
+        { 2, 2, 60, 62, 5, 2 },    // row pairs at stride 2: phase-plane rows of 32, output 30x31
+        { 1, 4, 31, 17, 36, 1 },   // row pairs: rows of 19, pooled rows of 8
+    };
+
+    /// <summary>Geometries whose pooled forward runs in row-pair tiles with 16-wide vectors, and where their last rows lie.</summary>
+    public static TheoryData<int, int, int, int, int, int> RowPairCases => new()
+    {
+        { 3, 1, 28, 28, 32, 1 },
+        { 2, 3, 27, 25, 6, 1 },
+        { 2, 2, 60, 62, 5, 2 },
+        { 1, 4, 31, 17, 36, 1 },
     };
 
     public static IEnumerable<object[]> CasesAtEveryWidth() =>
@@ -44,6 +57,35 @@ public class DirectConvolutionPoolingTests
                 DirectConvolution.ForwardMaxPool2x2(x, wt, bias, g, cout, actual, width.ToSimd(), activation);
                 Assert.Contains(expected, float.IsNaN);
                 Assert.Contains(expected, v => !float.IsNaN(v));
+                Assert.Equal(Bits(expected), Bits(actual));
+            }
+    }
+
+    [Theory, MemberData(nameof(RowPairCases))]
+    public void RowPairs_PoolInRegisters_WithTheBitsOfTheEpilogueThenThePooling_WhateverTheValues(int n, int c, int h, int w, int cout, int stride)
+    {
+        var g = new ConvGeometry(n, c, h, w, 3, 3, stride, 1);
+        Assert.Equal(Simd512.IsSupported, DirectConvolution.UsesPooledRowPairs(SimdWidth.W512, g, cout));
+        Assert.False(DirectConvolution.UsesPooledRowPairs(SimdWidth.W256, g, cout));
+        if (!Simd512.IsSupported) return;
+        var x = RandomNormal(n * c * h * w, 7);
+        var wt = RandomNormal(cout * g.PatchSize, 8, 0, 0.3);
+        // outputs that tie (x = 0 gives conv = b exactly), +inf and -inf (one window of each sign), NaN in one window, and
+        // biases of +inf and NaN: the cases where pooling before the bias and activation could differ, taken in order instead
+        Array.Clear(x, 0, w * 3);
+        x[c * h * w - 1] = float.PositiveInfinity;
+        x[(n - 1) * c * h * w + w + 2] = float.NegativeInfinity;
+        x[x.Length / 2] = float.NaN;
+        var b = RandomNormal(cout, 9);
+        var odd = (float[])b.Clone();
+        odd[0] = float.PositiveInfinity;
+        odd[cout - 1] = float.NaN;
+        foreach (var activation in new[] { FusedActivation.Relu, FusedActivation.None })
+            foreach (var bias in new[] { b, [], odd })
+            {
+                var expected = Unfused(x, wt, bias, g, cout, Width.W256, activation);
+                var actual = new float[expected.Length];
+                DirectConvolution.ForwardMaxPool2x2(x, wt, bias, g, cout, actual, SimdWidth.W512, activation);
                 Assert.Equal(Bits(expected), Bits(actual));
             }
     }
