@@ -51,13 +51,12 @@ public static unsafe partial class DirectConvolution
     private readonly struct P2 : IPositions { public static int Count => 2; }
     private readonly struct P1 : IPositions { public static int Count => 1; }
 
-    /// <summary>Runs image n's channel tiles (after <see cref="Gather"/>): every output row in runs of consecutive positions
-    /// (14, 7, 4, 2, 1), each run against every channel block in [firstBlock, endBlock). Without pooling each run goes
-    /// straight to y with the bias, the addend and the activation (no epilogue pass, <see cref="OutputColumns{TA}"/>);
-    /// with pooling into yp, whose channels are <paramref name="ld"/> apart and hold their OH x OW positions without padding
-    /// columns, for the pooled epilogue.</summary>
+    /// <summary>Runs image n's channel tiles (after <see cref="Gather"/>), without pooling: every output row in runs of
+    /// consecutive positions (14, 7, 4, 2, 1), each run against every channel block in [firstBlock, endBlock), each run
+    /// stored straight to y with the bias, the addend and the activation (no epilogue pass, <see cref="OutputColumns{TA}"/>).
+    /// With pooling: <see cref="PooledChannelImage{TS, TV, TA}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChannelImage<TS, TV>(Args* a, int n, float* xp, float* yp, int ld, int firstBlock, int endBlock)
+    private static void ChannelImage<TS, TV>(Args* a, int n, float* xp, int firstBlock, int endBlock)
         where TS : ISimd<TV> where TV : struct
     {
         if (2 * TS.Width != ChannelBlock) throw new InvalidOperationException($"Channel tiles need {ChannelBlock / 2}-wide vectors, not {TS.Width}.");
@@ -73,11 +72,6 @@ public static unsafe partial class DirectConvolution
                 for (int ob = firstBlock; ob < endBlock; ob++)
                 {
                     RunChannelTile<TS, TV>(count, x, a->Taps, taps, a->W + (long)ob * taps * ChannelBlock, tile);
-                    if (a->Pool)
-                    {
-                        StoreTransposed(tile, yp + (long)ob * ChannelBlock * ld + i * ow + j0, ld);
-                        continue;
-                    }
                     long at = image + (long)ob * ChannelBlock * plane + i * ow + j0;
                     float* bias = a->B == null ? null : a->B + ob * ChannelBlock, addend = a->Addend == null ? null : a->Addend + at;
                     if (a->Activation == FusedActivation.Relu) StoreOutput<ReluActivation>(tile, count, a->Y + at, plane, bias, addend);
@@ -156,8 +150,8 @@ public static unsafe partial class DirectConvolution
     // tile: (16, 32), rows past the run unused -> y[r * ld + j] = tile[j, r] for r < 32, j < 16 (the run's positions, then values the caller overwrites)
     /// <summary>Stores a channel tile into the per-channel output rows of yp: two 16 x 16 transposes in registers with AVX-512, each
     /// output channel's run stored as one vector whose last 16 - count values run past the run. They land where the caller
-    /// stores later (the rest of the row, the next row: runs go left to right, rows top to bottom) or in the channel's slack
-    /// (<see cref="ChannelPlaneStride"/>). Measured (batch 64, 1 thread, the layers above): 139-164 GFLOP/s with a scalar
+    /// stores later (the rest of the row, the next row: runs go left to right, rows top to bottom) or in the slack the caller
+    /// leaves after each channel's rows (the strided input gradient's <c>PhaseStride</c>). Measured (batch 64, 1 thread, the layers above): 139-164 GFLOP/s with a scalar
     /// transpose, 168-177 with no store at all (wrong results, a probe), 169-180 with this one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreTransposed(float* tile, float* y, int ld)
@@ -203,10 +197,6 @@ public static unsafe partial class DirectConvolution
             Avx512F.MaskStore(y + c * ld, mask, TA.Apply<Simd512, Vector512<float>>(v));
         }
     }
-
-    /// <summary>The stride of the channels' planes of a channel-tiled image in yp: its OH x OW positions and at least 15 more
-    /// (where a last run's vector ends), a whole number of vectors.</summary>
-    private static int ChannelPlaneStride(int positions, int width) => (positions + 2 * width - 1) / width * width;
 
     // src: 16 rows of 16 floats, srcStride apart -> sink.Column(c, (src[j * srcStride + c] for j < 16)) for c < 16
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -301,46 +301,60 @@ public static unsafe partial class DirectConvolution
         var g = a->G;
         var layout = new PhaseLayout(g);
         int oh = g.OutH, ow = g.OutW, cout = a->Cout, rows = a->BlockRows, blocks = (cout + rows - 1) / rows;
-        // padded-width tiles run up to qr (less than a vector past q = OH x Cols); channel tiles store OH x OW positions per channel
         bool channelTiles = rows == ChannelBlock;
-        int q = oh * layout.Cols, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
-        int ld = channelTiles ? ChannelPlaneStride(oh * ow, TS.Width) : qr, wp = channelTiles ? ow : layout.Cols;
-        // pooled without channel tiles: row-pair tiles where two output rows fit one (their last reads up to PairSpan past its first row)
+        // pooled in padded-width tiles: row-pair tiles where two output rows fit one (their last reads up to PairSpan past its first row)
         bool pairs = a->Pool && !channelTiles && RowPairsFit(TS.Width, layout.Cols);
+        // padded-width tiles run up to qr (less than a vector past q = OH x Cols), into yp's channels qr apart
+        int q = oh * layout.Cols, qr = (q + TS.Width - 1) / TS.Width * TS.Width;
         int reach = pairs ? Math.Max(qr, (oh / 2 * 2 - 2) * layout.Cols + PairSpan) : qr;
         // the last padded-width tile reads up to the largest tap offset + reach - 1 (channel tiles read less)
         int length = Math.Max(a->MaxTap + reach, g.C * layout.S * layout.S * layout.Plane);
         float[] xpBuffer = ThreadScratch.Get(ref t_input, length);
-        // the epilogue's last vector of a row may read up to a vector past the last channel's rows
-        float[] ypBuffer = ThreadScratch.Get(ref t_output, blocks * rows * ld + TS.Width);
-        fixed (float* xp = xpBuffer, yp = ypBuffer)
+        fixed (float* xp = xpBuffer)
         {
             Gather(a->X + (long)n * g.C * g.H * g.W, g, layout, xp, length);
-            if (pairs)
-            {
-                float* pooledImage = a->Y + (long)n * cout * (oh / 2) * (ow / 2);
-                if (a->Activation == FusedActivation.Relu) PooledRowPairs<TS, TV, ReluActivation>(a, xp, pooledImage, firstBlock, endBlock);
-                else PooledRowPairs<TS, TV, NoActivation>(a, xp, pooledImage, firstBlock, endBlock);
-                return;
-            }
+            float* pooled = a->Y + (long)n * cout * (oh / 2) * (ow / 2);
             if (channelTiles)
             {
-                // without pooling the channel tiles store y themselves, bias, addend and activation included
-                ChannelImage<TS, TV>(a, n, xp, yp, ld, firstBlock, endBlock);
-                if (!a->Pool) return;
+                // channel tiles store y themselves (pooled or not), bias, addend and activation included
+                if (!a->Pool) ChannelImage<TS, TV>(a, n, xp, firstBlock, endBlock);
+                else if (a->Activation == FusedActivation.Relu) PooledChannelImage<TS, TV, ReluActivation>(a, xp, pooled, firstBlock, endBlock);
+                else PooledChannelImage<TS, TV, NoActivation>(a, xp, pooled, firstBlock, endBlock);
+                return;
             }
-            else PaddedWidthTiles<TS, TV>(a, xp, yp, qr, firstBlock, endBlock);
-            var channels = new Channels(a->B, firstBlock * rows, Math.Min(cout, endBlock * rows), a->Addend == null ? null : a->Addend + (long)n * cout * g.OutPlane);
+            if (pairs)
+            {
+                if (a->Activation == FusedActivation.Relu) PooledRowPairs<TS, TV, ReluActivation>(a, xp, pooled, firstBlock, endBlock);
+                else PooledRowPairs<TS, TV, NoActivation>(a, xp, pooled, firstBlock, endBlock);
+                return;
+            }
+            PaddedWidthImage<TS, TV>(a, n, xp, qr, firstBlock, endBlock);
+        }
+    }
+
+    /// <summary>The padded-width tiles of image n into yp, then the epilogue that copies their valid columns to y (+ bias,
+    /// addend, activation; or pools them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PaddedWidthImage<TS, TV>(Args* a, int n, float* xp, int qr, int firstBlock, int endBlock) where TS : ISimd<TV> where TV : struct
+    {
+        var g = a->G;
+        int oh = g.OutH, ow = g.OutW, cout = a->Cout, wp = new PhaseLayout(g).Cols, blocks = (cout + Rows - 1) / Rows;
+        // the epilogue's last vector of a row may read up to a vector past the last channel's rows
+        float[] ypBuffer = ThreadScratch.Get(ref t_output, blocks * Rows * qr + TS.Width);
+        fixed (float* yp = ypBuffer)
+        {
+            PaddedWidthTiles<TS, TV>(a, xp, yp, qr, firstBlock, endBlock);
+            var channels = new Channels(a->B, firstBlock * Rows, Math.Min(cout, endBlock * Rows), a->Addend == null ? null : a->Addend + (long)n * cout * g.OutPlane);
             if (a->Pool)
             {
                 float* pooled = a->Y + (long)n * cout * (oh / 2) * (ow / 2);
-                if (a->Activation == FusedActivation.Relu) PooledEpilogue<TS, TV, ReluActivation>(yp, ld, wp, channels, oh, ow, pooled);
-                else PooledEpilogue<TS, TV, NoActivation>(yp, ld, wp, channels, oh, ow, pooled);
+                if (a->Activation == FusedActivation.Relu) PooledEpilogue<TS, TV, ReluActivation>(yp, qr, wp, channels, oh, ow, pooled);
+                else PooledEpilogue<TS, TV, NoActivation>(yp, qr, wp, channels, oh, ow, pooled);
                 return;
             }
             float* y = a->Y + (long)n * cout * g.OutPlane;
-            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, ld, wp, channels, oh, ow, y);
-            else Epilogue<TS, TV, NoActivation>(yp, ld, wp, channels, oh, ow, y);
+            if (a->Activation == FusedActivation.Relu) Epilogue<TS, TV, ReluActivation>(yp, qr, wp, channels, oh, ow, y);
+            else Epilogue<TS, TV, NoActivation>(yp, qr, wp, channels, oh, ow, y);
         }
     }
 

@@ -7,7 +7,7 @@ namespace NormNet.Tests.Kernels;
 /// <summary>The direct convolution with 2x2 max pooling in its epilogue against the convolution followed by the pooling
 /// kernel, bit for bit (signs of zeros and NaNs included), at every vector width, with and without bias and ReLU: pooled
 /// rows of four windows and more (vectors) and of fewer (one window at a time), odd output sizes (a last row and column no
-/// window covers), stride 2, partial 4-channel panels, row pairs pooled in registers (ties, infinities, NaN, non-finite biases), one image split among the workers by output channels, and batches
+/// window covers), stride 2, partial 4-channel panels, pooling inside row-pair and channel tiles (ties, infinities, NaN, non-finite biases), one image split among the workers by output channels, and batches
 /// on the workers; the same bits for 1, 2 and 3 threads; misuse reported.</summary>
 public class DirectConvolutionPoolingTests
 {
@@ -23,19 +23,23 @@ public class DirectConvolutionPoolingTests
         { 2, 8, 14, 14, 32, 1 },   // channel tiles (16-wide vectors): pooled rows of 7 from rows without padding columns
         { 1, 128, 13, 13, 64, 1 }, // channel tiles, odd output: pooled 6x6; one image's two blocks split among the workers (25 MFLOP)
         { 2, 16, 28, 28, 32, 2 },  // channel tiles at stride 2
+        { 2, 4, 16, 16, 32, 1 },   // channel tiles: pooled runs of 14 and 2 positions
         { 3, 1, 28, 28, 32, 1 },   // the cnn's first convolution: row-pair tiles (16-wide vectors, rows of 30) pooled in registers
         { 2, 3, 27, 25, 6, 1 },    // row pairs: odd output 27x25 (the last row and column dropped), rows of 27, a partial panel
         { 2, 2, 60, 62, 5, 2 },    // row pairs at stride 2: phase-plane rows of 32, output 30x31
         { 1, 4, 31, 17, 36, 1 },   // row pairs: rows of 19, pooled rows of 8
     };
 
-    /// <summary>Geometries whose pooled forward runs in row-pair tiles with 16-wide vectors, and where their last rows lie.</summary>
-    public static TheoryData<int, int, int, int, int, int> RowPairCases => new()
+    /// <summary>Geometries whose pooled forward runs in row-pair tiles with 16-wide vectors (true) or in channel tiles (false).</summary>
+    public static TheoryData<int, int, int, int, int, int, bool> InTileCases => new()
     {
-        { 3, 1, 28, 28, 32, 1 },
-        { 2, 3, 27, 25, 6, 1 },
-        { 2, 2, 60, 62, 5, 2 },
-        { 1, 4, 31, 17, 36, 1 },
+        { 3, 1, 28, 28, 32, 1, true },
+        { 2, 3, 27, 25, 6, 1, true },
+        { 2, 2, 60, 62, 5, 2, true },
+        { 1, 4, 31, 17, 36, 1, true },
+        { 2, 4, 16, 16, 32, 1, false }, // runs of 14 and 2
+        { 2, 3, 13, 13, 64, 1, false }, // odd output: runs of 4
+        { 2, 8, 14, 14, 32, 2, false }, // stride 2: rows of 7, runs of 4 and 2
     };
 
     public static IEnumerable<object[]> CasesAtEveryWidth() =>
@@ -61,11 +65,12 @@ public class DirectConvolutionPoolingTests
             }
     }
 
-    [Theory, MemberData(nameof(RowPairCases))]
-    public void RowPairs_PoolInRegisters_WithTheBitsOfTheEpilogueThenThePooling_WhateverTheValues(int n, int c, int h, int w, int cout, int stride)
+    [Theory, MemberData(nameof(InTileCases))]
+    public void PoolingInTheTiles_GivesTheBitsOfTheEpilogueThenThePooling_WhateverTheValues(int n, int c, int h, int w, int cout, int stride, bool rowPairs)
     {
         var g = new ConvGeometry(n, c, h, w, 3, 3, stride, 1);
-        Assert.Equal(Simd512.IsSupported, DirectConvolution.UsesPooledRowPairs(SimdWidth.W512, g, cout));
+        Assert.Equal(Simd512.IsSupported && rowPairs, DirectConvolution.UsesPooledRowPairs(SimdWidth.W512, g, cout));
+        Assert.Equal(Simd512.IsSupported && !rowPairs, DirectConvolution.UsesChannelTiles(SimdWidth.W512, g, cout));
         Assert.False(DirectConvolution.UsesPooledRowPairs(SimdWidth.W256, g, cout));
         if (!Simd512.IsSupported) return;
         var x = RandomNormal(n * c * h * w, 7);

@@ -44,6 +44,76 @@ public static unsafe partial class DirectConvolution
             }
     }
 
+    /// <summary>The pooled forward of one image in channel tiles (<see cref="UsesChannelTiles"/>), without the full-size
+    /// output: for each pair of output rows (2i, 2i + 1), each run of an even number of their positions (14, 4 or 2, so that
+    /// no window straddles two runs) and each 32-channel block, the two rows' tiles (<see cref="ChannelTile{TS, TV, TP}"/>)
+    /// are pooled position pair by position pair on vectors of 16 channels (<see cref="PoolTiles{TA}"/>: no shuffles), and
+    /// the pooled run transposed into y's channel rows. Replaces the store of every output into per-channel planes and the
+    /// pooled epilogue's passes over them. Measured, the cnn's second convolution (32 -> 64 channels, 14x14, batch 64, ReLU
+    /// and pooling fused), 1 thread: see BENCHMARKS.md.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PooledChannelImage<TS, TV, TA>(Args* a, float* xp, float* y, int firstBlock, int endBlock)
+        where TS : ISimd<TV> where TV : struct where TA : IFusedActivation
+    {
+        if (2 * TS.Width != ChannelBlock) throw new InvalidOperationException($"Channel tiles need {ChannelBlock / 2}-wide vectors, not {TS.Width}.");
+        var g = a->G;
+        int pw = g.OutW / 2, taps = g.PatchSize, cols = new PhaseLayout(g).Cols, plane = g.OutH / 2 * pw;
+        float* top = stackalloc float[3 * 16 * ChannelBlock], bottom = top + 16 * ChannelBlock, pooled = bottom + 16 * ChannelBlock;
+        for (int i = 0; i < g.OutH / 2; i++)
+            for (int j0 = 0; j0 < 2 * pw;)
+            {
+                int count = 2 * pw - j0 >= 14 ? 14 : 2 * pw - j0 >= 4 ? 4 : 2;
+                float* x = xp + 2 * i * cols + j0;
+                for (int ob = firstBlock; ob < endBlock; ob++)
+                {
+                    float* w = a->W + (long)ob * taps * ChannelBlock;
+                    RunChannelTile<TS, TV>(count, x, a->Taps, taps, w, top);
+                    RunChannelTile<TS, TV>(count, x + cols, a->Taps, taps, w, bottom);
+                    PoolTiles<TA>(top, bottom, count / 2, a->B == null ? null : a->B + ob * ChannelBlock, pooled);
+                    StoreOutput<NoActivation>(pooled, count / 2, y + (long)ob * ChannelBlock * plane + i * pw + j0 / 2, plane, null, null);
+                }
+                j0 += count;
+            }
+    }
+
+    // top, bottom: (16, 32) channel tiles of output rows 2i and 2i + 1 (position j, channel r at j * 32 + r); bias: (32) or null -> pooled: (16, 32), windows rows
+    /// <summary>pooled[k, r] = window k's result over f(t + b[r]) for its corners t = top[2k, r], top[2k + 1, r], bottom[2k, r],
+    /// bottom[2k + 1, r] in that order: the epilogue's arithmetic per element, then <see cref="Pooling.MaxPlane2x2"/>'s decision
+    /// (the first NaN wins, else the first of the largest), so the bits of the convolution, then the activation, then the pooling.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PoolTiles<TA>(float* top, float* bottom, int windows, float* bias, float* pooled) where TA : IFusedActivation
+    {
+        for (int h = 0; h < ChannelBlock; h += 16)
+        {
+            var b = bias == null ? Vector512<float>.Zero : Vector512.Load(bias + h);
+            for (int k = 0; k < windows; k++)
+            {
+                int at = 2 * k * ChannelBlock + h;
+                var best = Activated<TA>(top + at, bias != null, b);
+                best = Window(best, Activated<TA>(top + at + ChannelBlock, bias != null, b));
+                best = Window(best, Activated<TA>(bottom + at, bias != null, b));
+                best = Window(best, Activated<TA>(bottom + at + ChannelBlock, bias != null, b));
+                best.Store(pooled + k * ChannelBlock + h);
+            }
+        }
+    }
+
+    /// <summary>f(t + b) (f(t) without a bias), as the epilogue computes it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Activated<TA>(float* t, bool hasBias, Vector512<float> b) where TA : IFusedActivation
+    {
+        var v = Vector512.Load(t);
+        return TA.Apply<Simd512, Vector512<float>>(hasBias ? Simd512.Add(v, b) : v);
+    }
+
+    /// <summary>One step of a window's decision, per lane: v replaces best when best is not NaN and v is greater or is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Window(Vector512<float> best, Vector512<float> v)
+    {
+        var take = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)) & Vector512.Equals(best, best);
+        return Vector512.ConditionalSelect(take, v, best);
+    }
+
     /// <summary>Where a row pair's values lie in its tile's four vectors v0 .. v3 (positions 0 .. 63): the top row at positions
     /// 0 .. OW - 1, the bottom one at Cols .. Cols + OW - 1; the permutations that line the bottom row up under the top one and
     /// split columns into even and odd, and the masks of the pooled columns.</summary>
