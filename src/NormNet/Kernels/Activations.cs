@@ -106,7 +106,7 @@ public static unsafe class Activations
             case Kind.Sigmoid:
                 // y = 1 / (1 + exp(-x))
                 for (; i <= n - w; i += w) TS.Store(TS.Div(one, TS.Add(one, TS.Exp(TS.Sub(zero, TS.Load(x + i))))), y + i);
-                for (; i < n; i++) y[i] = 1f / (1f + MathF.Exp(-x[i]));
+                if (i < n) Tail<TS, TV>(kind, x + i, y + i, (int)(n - i));
                 break;
             default:
                 // y = tanh(x) = 2 / (1 + exp(-2x)) - 1
@@ -115,9 +115,22 @@ public static unsafe class Activations
                     TV e = TS.Exp(TS.Mul(TS.Broadcast(-2f), TS.Load(x + i)));
                     TS.Store(TS.Sub(TS.Div(two, TS.Add(one, e)), one), y + i);
                 }
-                for (; i < n; i++) y[i] = MathF.Tanh(x[i]);
+                if (i < n) Tail<TS, TV>(kind, x + i, y + i, (int)(n - i));
                 break;
         }
+    }
+
+    // x, y: (count), count < the vector width
+    /// <summary>The last elements of a sigmoid or tanh, computed by the vector loop on a copy padded to one whole vector: the
+    /// scalar exp and tanh round differently, which made an element's bits depend on where the array ended (on the batch
+    /// size: a sample's outputs changed when it was run in a batch of 2 instead of 3).</summary>
+    private static void Tail<TS, TV>(Kind kind, float* x, float* y, int count) where TS : ISimd<TV> where TV : struct
+    {
+        float* padded = stackalloc float[TS.Width];
+        new Span<float>(padded, TS.Width).Clear();
+        new ReadOnlySpan<float>(x, count).CopyTo(new Span<float>(padded, count));
+        Forward<TS, TV>(kind, padded, padded, TS.Width);
+        new ReadOnlySpan<float>(padded, count).CopyTo(new Span<float>(y, count));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

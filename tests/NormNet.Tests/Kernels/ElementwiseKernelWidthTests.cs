@@ -19,6 +19,25 @@ public class ElementwiseKernelWidthTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void Activations_GiveAnElementTheSameBitsWhereverTheArrayEnds(Width w)
+    {
+        // a sample's outputs must not depend on the batch it runs in: element i of a prefix is element i of the whole
+        float[] x = RandomNormal(70, 7);
+        foreach (var kind in new[] { Activations.Kind.Relu, Activations.Kind.Sigmoid, Activations.Kind.Tanh })
+        {
+            var whole = new float[x.Length];
+            Activations.Forward(w.ToSimd(), kind, x, whole);
+            for (int n = 1; n < x.Length; n++)
+            {
+                var prefix = new float[n];
+                Activations.Forward(w.ToSimd(), kind, x.AsSpan(0, n), prefix);
+                Assert.Equal(whole[..n], prefix);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void Activations_MatchTheFormulas_AtEveryTailLength(Width w)
     {
         foreach (var kind in new[] { Activations.Kind.Relu, Activations.Kind.Sigmoid, Activations.Kind.Tanh })
