@@ -11,7 +11,8 @@ namespace NormNet.Bench;
 /// <summary>
 /// Eval-mode inference of the built-in networks in NormNet and in ONNX Runtime, in one process on the same inputs: NormNet's
 /// model, NormNet's model with BN folded (<see cref="BatchNormFolding.Fold"/>), NormNet's inference model (BN folded and
-/// each convolution's ReLU fused into it, <see cref="InferenceModel.Create"/>), and ONNX Runtime on the graph NormNet exports,
+/// each convolution's ReLU fused into it, <see cref="InferenceModel.Create"/>), that model run by <see cref="GroupedInference"/>
+/// (groups of 8 samples, each through the whole network on one worker), and ONNX Runtime on the graph NormNet exports,
 /// unfolded and folded (all graph optimizations, <c>--threads</c> intra-op threads, sequential execution). Prints one JSON
 /// object per (model, batch, variant): the median wall time, and the largest difference from NormNet's output.
 /// </summary>
@@ -21,10 +22,11 @@ internal static class InferenceRows
 {
     public static readonly string[] Models = ["cnn", "resnet", "mlp-sigmoid"];
     public static readonly int[] Batches = [1, 64];
-    public static readonly string[] Variants = ["NormNet", "NormNet, BN folded", "NormNet, inference model", "ONNX Runtime", "ONNX Runtime, folded"];
+    public static readonly string[] Variants =
+        ["NormNet", "NormNet, BN folded", "NormNet, inference model", "NormNet, grouped", "ONNX Runtime", "ONNX Runtime, folded"];
 
     /// <summary>How many of <see cref="Variants"/>, from the first, are NormNet's.</summary>
-    public const int NormNetVariants = 3;
+    public const int NormNetVariants = 4;
 
     public static int Run(string[] args)
     {
@@ -37,6 +39,7 @@ internal static class InferenceRows
             var model = TrainedStatistics(arch);
             var folded = BatchNormFolding.Fold(model);
             var inference = InferenceModel.Create(model);
+            var grouped = new GroupedInference(model);
             int[] sample = Architectures.InputShapeOf(arch);
             using var ort = Session(OnnxExporter.ToBytes(model, sample), threads);
             using var ortFolded = Session(OnnxExporter.ToBytes(model, sample, fold: true), threads);
@@ -47,8 +50,9 @@ internal static class InferenceRows
                 Emit(arch, batch, Variants[0], Time(model, x, expected));
                 Emit(arch, batch, Variants[1], Time(folded, x, expected));
                 Emit(arch, batch, Variants[2], Time(inference, x, expected));
-                Emit(arch, batch, Variants[3], Time(ort, x, expected));
-                Emit(arch, batch, Variants[4], Time(ortFolded, x, expected));
+                Emit(arch, batch, Variants[3], Time(grouped, x, expected));
+                Emit(arch, batch, Variants[4], Time(ort, x, expected));
+                Emit(arch, batch, Variants[5], Time(ortFolded, x, expected));
             }
         }
         return 0;
