@@ -146,6 +146,8 @@ public sealed class ReadmeExamples : IDisposable
         //     2x2 max pooling after them, into a ConvReLUMaxPool2d), each residual block and the ReLU after it into a ResidualReLU,
         //     each Linear frozen with its weight transposed once (FrozenLinear).
         Module inference = InferenceModel.Create(model);
+        // 2c. Batches of it, a group of 8 images per worker through the whole network (the same outputs, bit for bit).
+        var batched = new GroupedInference(model);
         // 3. ONNX export (opset 15): input "input" (N, 1, 28, 28), output "output" (N, 10), N symbolic.
         OnnxExporter.Export(model, inputShape: [1, 28, 28], "cnn.onnx");              // with BatchNormalization nodes
         OnnxExporter.Export(model, Architectures.InputShapeOf("cnn"), "cnn-folded.onnx", fold: true);
@@ -154,6 +156,8 @@ public sealed class ReadmeExamples : IDisposable
         Assert.DoesNotContain(folded.NamedModules(), m => m.Module is BatchNormBase);
         Assert.Contains(inference.NamedModules(), m => m.Module is ConvReLUMaxPool2d);
         Assert.Contains(inference.NamedModules(), m => m.Module is FrozenLinear);
+        var images = Tensor.FromArray(new float[20 * 784], 20, 1, 28, 28);
+        Assert.Equal(inference.Forward(images).ToArray(), batched.Forward(images).ToArray());
     }
 
     [Fact]
