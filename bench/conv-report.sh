@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of issue #14 in one run, printed as markdown (BENCHMARKS.md, "Convolutions (issue #14)" rounds):
 #   1. eval-mode inference of cnn, resnet and mlp-sigmoid at batch 1 and 64, 2 and 1 threads: NormNet, NormNet with BN
-#      folded, its inference model (BN folded, Conv2d + ReLU (+ MaxPool2d(2)) and Residual + ReLU fused), that model run by GroupedInference (groups of 8 samples, each through the whole network on one worker), ONNX Runtime on NormNet's exported graph, unfolded
+#      folded, its inference model (BN folded, Conv2d + ReLU (+ MaxPool2d(2)) and Residual + ReLU fused), that model run by GroupedInference (groups of 16 samples, each through the whole network on one worker), ONNX Runtime on NormNet's exported graph, unfolded
 #      and folded (the `inference` command);
 #   2. the machine's FMA peak on 1 and 2 threads (the `peak` command), then per-layer times and each convolution's
 #      GFLOP/s beside the SGEMM's on the same product (the `profile` command;

@@ -12,7 +12,7 @@ namespace NormNet.Bench;
 /// Eval-mode inference of the built-in networks in NormNet and in ONNX Runtime, in one process on the same inputs: NormNet's
 /// model, NormNet's model with BN folded (<see cref="BatchNormFolding.Fold"/>), NormNet's inference model (BN folded and
 /// each convolution's ReLU fused into it, <see cref="InferenceModel.Create"/>), that model run by <see cref="GroupedInference"/>
-/// (groups of 8 samples, each through the whole network on one worker), and ONNX Runtime on the graph NormNet exports,
+/// (groups of 16 samples, each through the whole network on one worker), and ONNX Runtime on the graph NormNet exports,
 /// unfolded and folded (all graph optimizations, <c>--threads</c> intra-op threads, sequential execution). Prints one JSON
 /// object per (model, batch, variant): the median wall time, and the largest difference from NormNet's output.
 /// </summary>

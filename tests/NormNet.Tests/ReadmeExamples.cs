@@ -146,7 +146,7 @@ public sealed class ReadmeExamples : IDisposable
         //     2x2 max pooling after them, into a ConvReLUMaxPool2d), each residual block and the ReLU after it into a ResidualReLU,
         //     each Linear frozen with its weight transposed once (FrozenLinear).
         Module inference = InferenceModel.Create(model);
-        // 2c. Batches of it, a group of 8 images per worker through the whole network (the same outputs, bit for bit).
+        // 2c. Batches of it, a group of 16 images per worker through the whole network (the same outputs, bit for bit).
         var batched = new GroupedInference(model);
         // 3. ONNX export (opset 15): input "input" (N, 1, 28, 28), output "output" (N, 10), N symbolic.
         OnnxExporter.Export(model, inputShape: [1, 28, 28], "cnn.onnx");              // with BatchNormalization nodes

@@ -15,7 +15,7 @@ namespace NormNet.Deployment;
 /// <remarks>
 /// <para>Layer by layer, a batch of 64 streams each layer's whole output (3.2 MB for the resnet's first stage) through the
 /// shared cache before the next layer reads it, and every layer waits for its slowest worker. Measured against the
-/// inference model at batch 64 (1 and 2 threads, groups of 8): see BENCHMARKS.md, ninth round.</para>
+/// inference model and ONNX Runtime at batch 64 (1 and 2 threads): see BENCHMARKS.md, ninth round.</para>
 /// <para>Each worker runs its own copy of the network (a layer keeps its output between calls), built from the model when
 /// this is created: like the inference model it is a snapshot of the weights. Only networks whose every layer computes a
 /// sample from that sample alone in eval mode qualify; batch norm that normalizes with the batch's own statistics
@@ -26,10 +26,14 @@ namespace NormNet.Deployment;
 /// </remarks>
 public sealed unsafe class GroupedInference : Module
 {
-    /// <summary>Samples per group of a network with convolutions unless the constructor is told otherwise: 8 (measured on
-    /// the cnn and resnet at batch 64: groups of 4 and 8 level, 32 slower on 1 thread). A network without convolutions has
-    /// activations of a few hundred values per sample, which fit the cache whole: it runs one group per worker.</summary>
-    public const int DefaultGroupSize = 8;
+    /// <summary>Samples per group of a network with convolutions unless the constructor is told otherwise: 16. Measured at
+    /// batch 64 in one process, groups of 4 / 8 / 16 / 32 against the inference model (us): cnn 1608-1649 / 1548-1576 /
+    /// 1541 / 1538 against 1684-1686 on 2 threads, 3061-3074 / 2931-3014 / 2881 / 2874 against 2874-2894 on 1 (its 1.6 MB
+    /// fully connected weight is read again by every group); resnet 4637-5070 / 4659-4680 / 4055-4722 / 4224-4422 against
+    /// 5854-5961 on 2 threads, 7869-7897 / 7745-7791 / 7708-7860 / 7840-7916 against 8494-8662 on 1. A network without
+    /// convolutions has activations of a few hundred values per sample, which fit the cache whole: it runs one group per
+    /// worker.</summary>
+    public const int DefaultGroupSize = 16;
 
     /// <summary>The most copies of the network made by default, whatever the processor count.</summary>
     public const int MaxDefaultCopies = 16;

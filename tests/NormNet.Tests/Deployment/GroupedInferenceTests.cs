@@ -14,7 +14,7 @@ public class GroupedInferenceTests
 {
     public static TheoryData<string, int, int?, int, int> Cases => new()
     {
-        { "cnn", 64, null, 2, 2 },        // groups of 8, two copies on two workers
+        { "cnn", 64, null, 2, 2 },        // groups of 16, two copies on two workers
         { "cnn", 17, 8, 3, 3 },           // a partial last group (1 sample), three workers
         { "resnet", 21, 4, 2, 2 },        // residual blocks, strided stages; a partial last group
         { "resnet", 1, null, 2, 2 },      // one sample: the first copy, layers split among the workers
