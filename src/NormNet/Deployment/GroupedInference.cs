@@ -91,7 +91,6 @@ public sealed unsafe class GroupedInference : Module
         workers = Math.Min(workers, groups);
         if (!ReferenceEquals(settings, _outer)) (_outer, _single) = (settings, settings.WithMaxThreads(1));
         _input = input;
-        _outputFor = -1;
         _calls++;
         _failure = null;
         try

@@ -292,16 +292,17 @@ public static unsafe partial class DirectConvolution
         public void Run<TS, TV>() where TS : ISimd<TV> where TV : struct => Image<TS, TV>(a, n, firstBlock, endBlock);
     }
 
-    /// <summary>Pads image n, runs every tile of output-channel blocks [firstBlock, endBlock) over the output (padded-width
-    /// tiles, or channel tiles over the valid positions only: <see cref="UsesChannelTiles"/>), and copies their valid
-    /// columns (+ bias, activation, pooling) to y.</summary>
+    /// <summary>Pads image n and runs every tile of output-channel blocks [firstBlock, endBlock) over the output: channel
+    /// tiles over the valid positions only (<see cref="UsesChannelTiles"/>), which store y themselves, pooled or not; row-pair
+    /// tiles, pooled in registers (<see cref="UsesPooledRowPairs"/>); else padded-width tiles and the epilogue that copies
+    /// their valid columns (+ bias, addend, activation, pooling) to y.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Image<TS, TV>(Args* a, int n, int firstBlock, int endBlock) where TS : ISimd<TV> where TV : struct
     {
         var g = a->G;
         var layout = new PhaseLayout(g);
-        int oh = g.OutH, ow = g.OutW, cout = a->Cout, rows = a->BlockRows, blocks = (cout + rows - 1) / rows;
-        bool channelTiles = rows == ChannelBlock;
+        int oh = g.OutH, ow = g.OutW, cout = a->Cout;
+        bool channelTiles = a->BlockRows == ChannelBlock;
         // pooled in padded-width tiles: row-pair tiles where two output rows fit one (their last reads up to PairSpan past its first row)
         bool pairs = a->Pool && !channelTiles && RowPairsFit(TS.Width, layout.Cols);
         // padded-width tiles run up to qr (less than a vector past q = OH x Cols), into yp's channels qr apart
