@@ -147,7 +147,7 @@ public sealed unsafe class GroupedInference : Module
             for (int g = worker; g * _group < n; g += workers)
             {
                 int start = g * _group, rows = Math.Min(_group, n - start);
-                var y = _copies[worker].Forward(Rows(input, start, rows, ref _pieces[worker]));
+                var y = _copies[worker].Forward(Tensor.CopyRows(input, start, rows, ref _pieces[worker]));
                 if (y.Rank == 0 || y.Dim(0) != rows)
                     throw new InvalidOperationException($"GroupedInference: the network turned {rows} samples into {y.ShapeString}; it must keep the batch axis.");
                 var output = Output(n, y);
@@ -169,28 +169,14 @@ public sealed unsafe class GroupedInference : Module
         {
             if (_outputFor != _calls)
             {
-                _output = Matches(_output, n, y) ? _output : Tensor.Reuse(_output, [n, .. y.Dims[1..]]);
+                _output = Tensor.HasRows(_output, n, y) ? _output : Tensor.Reuse(_output, [n, .. y.Dims[1..]]);
                 _outputFor = _calls;
             }
-            else if (!Matches(_output, n, y))
+            else if (!Tensor.HasRows(_output, n, y))
                 throw new InvalidOperationException($"GroupedInference: groups gave outputs {y.ShapeString} and {_output!.ShapeString} past the batch axis.");
             return _output!;
         }
     }
-
-    /// <summary>Rows [start, start + rows) of <paramref name="source"/>, copied into <paramref name="piece"/> (reallocated only
-    /// when its shape changes).</summary>
-    private static Tensor Rows(Tensor source, int start, int rows, ref Tensor? piece)
-    {
-        if (!Matches(piece, rows, source)) piece = Tensor.Reuse(piece, [rows, .. source.Dims[1..]]);
-        int length = source.Length / source.Dim(0);
-        source.ReadOnlySpan.Slice(start * length, rows * length).CopyTo(piece!.Span);
-        return piece;
-    }
-
-    /// <summary>Whether <paramref name="t"/> is <paramref name="rows"/> samples shaped as <paramref name="like"/>'s.</summary>
-    private static bool Matches(Tensor? t, int rows, Tensor like) =>
-        t is not null && t.Rank == like.Rank && t.Dim(0) == rows && t.Dims[1..].SequenceEqual(like.Dims[1..]);
 
     /// <summary>The first module (by path) that may compute a sample from the others in eval mode or that this class does
     /// not know, or null: containers qualify when their children do. (Folding already refuses such models; this holds the

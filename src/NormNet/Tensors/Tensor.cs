@@ -147,6 +147,20 @@ public sealed class Tensor
         return new Tensor(length, dims);
     }
 
+    /// <summary>Rows [start, start + rows) of <paramref name="source"/> (along its first axis), copied into <paramref name="piece"/>,
+    /// which is reallocated only when it does not already hold that many rows of source's row shape.</summary>
+    internal static Tensor CopyRows(Tensor source, int start, int rows, ref Tensor? piece)
+    {
+        if (!HasRows(piece, rows, source)) piece = Reuse(piece, [rows, .. source.Dims[1..]]);
+        int length = source.Length / source.Dim(0);
+        source.ReadOnlySpan.Slice(start * length, rows * length).CopyTo(piece!.Span);
+        return piece;
+    }
+
+    /// <summary>Whether <paramref name="t"/> is <paramref name="rows"/> rows shaped as <paramref name="like"/>'s rows.</summary>
+    internal static bool HasRows(Tensor? t, int rows, Tensor like) =>
+        t is not null && t.Rank == like.Rank && t.Dim(0) == rows && t.Dims[1..].SequenceEqual(like.Dims[1..]);
+
     /// <summary>Whether <paramref name="other"/> has exactly this tensor's shape.</summary>
     public bool SameShape(Tensor other) => _shape.AsSpan().SequenceEqual(other._shape);
 

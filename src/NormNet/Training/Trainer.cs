@@ -175,7 +175,7 @@ public sealed class Trainer
                 for (int start = 0; start < batch.Size; start += maxBatchSize)
                 {
                     int rows = Math.Min(maxBatchSize, batch.Size - start);
-                    var inputs = rows == batch.Size ? batch.Inputs : CopyRows(batch.Inputs, start, rows, ref piece);
+                    var inputs = rows == batch.Size ? batch.Inputs : Tensor.CopyRows(batch.Inputs, start, rows, ref piece);
                     sum.Add(model.Forward(inputs), batch, start, rows);
                 }
         }
@@ -184,16 +184,6 @@ public sealed class Trainer
             model.Train(wasTraining);
         }
         return sum.Result(step);
-    }
-
-    /// <summary>Rows [start, start + rows) of <paramref name="inputs"/>, copied into the reused <paramref name="piece"/>.</summary>
-    private static Tensor CopyRows(Tensor inputs, int start, int rows, ref Tensor? piece)
-    {
-        int rowLength = inputs.Length / inputs.Dim(0);
-        int[] shape = [rows, .. inputs.Dims[1..]];
-        piece = Tensor.Reuse(piece, shape);
-        inputs.ReadOnlySpan.Slice(start * rowLength, rows * rowLength).CopyTo(piece.Span);
-        return piece;
     }
 
     /// <summary>Saves model, optimizer, generators, step and data position (plus <paramref name="extra"/> metadata) atomically.</summary>
