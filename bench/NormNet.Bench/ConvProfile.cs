@@ -71,7 +71,7 @@ internal static class ConvProfile
     }
 
     /// <summary>The convolution's kernels alone, new (chunked) and old (per image) side by side, the direct kernels (forward,
-    /// input gradient and, where the layer runs it, weight gradient), and the SGEMM on the forward's product (M = Cout,
+    /// input gradient and, where the layer runs it, weight gradient) or the pointwise forward, and the SGEMM on the forward's product (M = Cout,
     /// N = images * pixels, K = Cin * k * k), in GFLOP/s.</summary>
     private static string ConvFlops(Conv2d c, Tensor input, double fwd, double bwd, bool train)
     {
@@ -102,6 +102,12 @@ internal static class ConvProfile
                 double dxDirect = Best(() => DirectConvolution.InputGradient(y, w, g, m, dx));
                 s += string.Create(CultureInfo.InvariantCulture, $", dx {flops / dxDirect / 1e6:F1}");
             }
+        }
+        if (PointwiseConvolution.Supports(g))
+        {
+            var bias = new float[m];
+            double pointwise = Best(() => PointwiseConvolution.Forward(x, w, bias, default, g, m, y));
+            s += string.Create(CultureInfo.InvariantCulture, $"; pointwise fwd {flops / pointwise / 1e6:F1}");
         }
         if (!train) return s;
         // backward reads cols as the forward laid it out: each timed call runs its own forward first, then subtracts it

@@ -226,7 +226,7 @@ public static unsafe partial class DirectConvolution
     }
 
     // w: (Cout, C, k, k) -> panels of `rows` output channels: packed[((ob * C + c) * k + kh) * k + kw) * rows + r] = w[ob * rows + r, c, kh, kw] (0 past Cout)
-    private static float[] PackForward(ReadOnlySpan<float> w, int c, int cout, int k, int rows)
+    internal static float[] PackForward(ReadOnlySpan<float> w, int c, int cout, int k, int rows)
     {
         int taps = c * k * k, blocks = (cout + rows - 1) / rows;
         float[] packed = ThreadScratch.Get(ref t_weights, blocks * rows * taps);

@@ -6,7 +6,9 @@ namespace NormNet.Layers;
 /// and zero padding on both axes, no dilation or groups). A convolution with a kernel wider than 1x1 runs its forward as a direct convolution
 /// (<see cref="DirectConvolution"/>, any stride) and its input gradient too; its weight gradient is direct as well where
 /// vectors are 16 floats wide (<see cref="DirectConvolution.SupportsWeightGradient"/>), else im2col plus matrix products per chunk of
-/// images; other convolutions run entirely as im2col plus matrix products (<see cref="ConvolutionKernels"/>).</summary>
+/// images. A 1x1 convolution without padding runs its forward as one product per image read in place
+/// (<see cref="PointwiseConvolution"/>) and its backward as im2col plus matrix products; other convolutions run entirely as
+/// im2col plus matrix products (<see cref="ConvolutionKernels"/>).</summary>
 /// <remarks>Weights start Kaiming-uniform with fan-in C_in*k*k and the bias U(-1/sqrt(fan-in), 1/sqrt(fan-in)), PyTorch's defaults.</remarks>
 public sealed class Conv2d : Module
 {
@@ -78,6 +80,11 @@ public sealed class Conv2d : Module
             if (addend is null) DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, output.Span, activation);
             else DirectConvolution.ForwardAdd(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, addend.ReadOnlySpan, g, OutChannels, output.Span, activation);
         }
+        else if (PointwiseConvolution.Supports(g))
+        {
+            PointwiseConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, addend is null ? default : addend.ReadOnlySpan, g, OutChannels,
+                output.Span, activation);
+        }
         else
         {
             EnsureScratch(ref _cols, (long)g.PatchSize * g.N * g.OutPlane);
@@ -127,6 +134,13 @@ public sealed class Conv2d : Module
             if (!directWeights || (gradInput is not null && !directInput))
                 ConvolutionKernels.BackwardFromInput(dy, x, Weight.Value.ReadOnlySpan, g, OutChannels,
                     gradInput is null || directInput ? default : gradInput.Span, directWeights ? default : Weight.Grad.Span, directWeights ? default : db);
+            return gradInput ?? Zeros(ref _zeros, _input!.Dims);
+        }
+        if (PointwiseConvolution.Supports(g))
+        {
+            // the forward kept no columns: the backward unfolds (subsamples) each chunk of x itself, with the same bits
+            ConvolutionKernels.BackwardFromInput(gradOutput.ReadOnlySpan, _input!.ReadOnlySpan, Weight.Value.ReadOnlySpan, g, OutChannels,
+                gradInput is null ? default : gradInput.Span, Weight.Grad.Span, Bias is null ? default : Bias.Grad.Span);
             return gradInput ?? Zeros(ref _zeros, _input!.Dims);
         }
         ConvolutionKernels.Backward(gradOutput.ReadOnlySpan, _cols.AsSpan(0, g.PatchSize * g.N * g.OutPlane), Weight.Value.ReadOnlySpan, g, OutChannels,
