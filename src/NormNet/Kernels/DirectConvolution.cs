@@ -378,40 +378,6 @@ public static unsafe partial class DirectConvolution
     /// else 2 (8 accumulators, 4 broadcasts and a load fit 16).</summary>
     private static int TileVectors<TS, TV>() where TS : ISimd<TV> where TV : struct => TS.Width == 16 ? 4 : 2;
 
-    // x: (C, H, W) -> xp: (C, s, s, Rows, Cols), xp[c, a, b, i, j] = x[c, s*i + a - p, s*j + b - p] (0 outside), and zeros after it up to length
-    private static void Gather(float* x, ConvGeometry g, PhaseLayout l, float* xp, int length)
-    {
-        int p = g.Padding, s = l.S;
-        new Span<float>(xp, length).Clear();
-        for (int c = 0; c < g.C; c++)
-            for (int r = 0; r < g.H; r++)
-            {
-                float* src = x + ((long)c * g.H + r) * g.W;
-                int pr = r + p;
-                float* planes = xp + (long)(c * s + pr % s) * s * l.Plane + pr / s * l.Cols;
-                if (s == 1)
-                {
-                    new ReadOnlySpan<float>(src, g.W).CopyTo(new Span<float>(planes + p, g.W));
-                    continue;
-                }
-                if (s == 2)
-                {
-                    // input column col is padded column col + p: plane (col + p) mod 2, column (col + p) / 2; four of each
-                    // parity per shuffle (measured, 3x3, batch 16, 1 thread, best of 60: 16 to 32 channels
-                    // from 28x28 591-594 -> 418-419 us, 32 to 64 from 14x14 517-520 -> 418-421 us against one element at a time)
-                    Shuffles.DeinterleaveRow(src, g.W, planes + (long)(p % 2) * l.Plane + p / 2, planes + (long)((p + 1) % 2) * l.Plane + (p + 1) / 2);
-                    continue;
-                }
-                // plane b holds the padded columns pc = s*j + b: input columns col0, col0 + s, ... from column j0 = (col0 + p) / s
-                for (int b = 0; b < s; b++)
-                {
-                    int col0 = ((b - p) % s + s) % s;
-                    float* dst = planes + (long)b * l.Plane + (col0 + p) / s;
-                    for (int col = col0, j = 0; col < g.W; col += s, j++) dst[j] = src[col];
-                }
-            }
-    }
-
     [ThreadStatic] private static float[]? t_weights, t_input, t_output;
     [ThreadStatic] private static int[]? t_taps;
 }

@@ -46,10 +46,31 @@ internal static unsafe class Shuffles
     }
 
     // src: (n) -> even[j] = src[2j] for 2j < n, odd[j] = src[2j + 1] for 2j + 1 < n
-    /// <summary>Splits a row into its even and odd elements, four of each per step where the shuffles run.</summary>
+    /// <summary>Splits a row into its even and odd elements: with AVX-512 sixteen of each per step (two loads, two two-source
+    /// permutes), the last step's loads and stores masked to the row; else four of each per step where the shuffles run.</summary>
     public static void DeinterleaveRow(float* src, int n, float* even, float* odd)
     {
         int j = 0;
+        if (Avx512F.IsSupported)
+        {
+            var evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var odds = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            for (; 2 * j < n; j += 16)
+            {
+                int left = n - 2 * j;
+                Vector512<float> lo = LoadUpTo(src + 2 * j, left), hi = left > 16 ? LoadUpTo(src + 2 * j + 16, left - 16) : Vector512<float>.Zero;
+                Vector512<float> e = Avx512F.PermuteVar16x32x2(lo, evens, hi), o = Avx512F.PermuteVar16x32x2(lo, odds, hi);
+                if (left >= 32)
+                {
+                    e.Store(even + j);
+                    o.Store(odd + j);
+                    continue;
+                }
+                Avx512F.MaskStore(even + j, FirstLanes((left + 1) / 2), e);
+                Avx512F.MaskStore(odd + j, FirstLanes(left / 2), o);
+            }
+            return;
+        }
         if (Supported)
             for (; 2 * j + 8 <= n; j += 4)
             {

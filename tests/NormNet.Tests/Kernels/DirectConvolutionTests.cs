@@ -8,7 +8,8 @@ namespace NormNet.Tests.Kernels;
 /// <summary>The direct stride-1 convolution (forward and input gradient) and the weight gradient that unfolds its own
 /// columns, against the double reference at every vector width, on shapes whose padded-width outputs end in every kind of
 /// tail (full 4-vector tiles, one-vector tiles, a partial vector), output channels not a multiple of the 4-row tile,
-/// 1x1, 3x3 and 5x5 kernels with and without padding, one image split among the workers by output channels; the forward and
+/// 1x1, 3x3 and 5x5 kernels with and without padding, padded rows gathered in registers (up to 32) and by row copies (wider),
+/// one image split among the workers by output channels; the forward and
 /// the input gradient at strides 2 and 3 (stride-phase planes; one stride-1 convolution per phase of the input pixels); and
 /// bit-identical results for 1, 2 and 3 threads.</summary>
 public class DirectConvolutionTests
@@ -28,6 +29,8 @@ public class DirectConvolutionTests
         { 1, 96, 15, 15, 64, 3, 1 },  // channel tiles: runs of 14 and 1; one image's two 32-channel blocks split among the workers
         { 2, 64, 7, 7, 64, 3, 1 },    // the resnet's last stage: channel tiles of 7 positions
         { 1, 4, 9, 9, 32, 5, 2 },     // channel tiles with a 5x5 kernel
+        { 2, 3, 6, 35, 5, 3, 1 },     // padded rows of 37: gathered by row copies, not in two registers
+        { 1, 3, 5, 15, 4, 3, 1 },     // padded rows of 17: one lane into the second register
     };
 
     /// <summary>n, c, h, w, cout, k, stride, padding: forwards at strides above 1.</summary>
@@ -43,6 +46,8 @@ public class DirectConvolutionTests
         { 2, 32, 14, 14, 64, 3, 2, 1 }, // the resnet's second downsampling convolution: channel tiles over phase planes (and for dx's phases)
         { 1, 32, 13, 15, 8, 3, 2, 1 },  // dx's phases in channel tiles: rows of 8 and 7 (runs of 7, 1; 4, 2, 1), 7 and 6 rows
         { 2, 32, 11, 11, 4, 5, 3, 2 },  // dx's nine phases in channel tiles at stride 3, 5x5
+        { 2, 3, 7, 37, 5, 3, 2, 1 },    // padded rows of 39: split by DeinterleaveRow, not in two registers
+        { 1, 4, 9, 28, 6, 5, 2, 2 },    // padded rows of exactly 32, padding 2
     };
 
     public static IEnumerable<object[]> StridedCasesAtEveryWidth() =>
