@@ -105,6 +105,24 @@ public static unsafe partial class DirectConvolution
         Forward(x, w, b, addend, g, cout, y, width, activation, pool: false);
     }
 
+    // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; addend: as y, or empty; y: (N, Cout, OH, OW), overwritten
+    /// <summary>The layer's forward: <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>,
+    /// or with an addend <see cref="ForwardAdd(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>,
+    /// reading the weights from <paramref name="packed"/> (packed from w once) when given instead of packing w.</summary>
+    internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ReadOnlySpan<float> addend, ConvGeometry g, int cout,
+        Span<float> y, FusedActivation activation, PackedConvolutionWeights? packed)
+    {
+        Check(g, cout, x.Length, w.Length, y.Length);
+        if (!addend.IsEmpty && addend.Length != y.Length)
+            throw new ArgumentException($"Direct convolution {g} with {cout} outputs: the addend has {addend.Length} elements, expected {y.Length} (the output's).");
+        Forward(x, w, b, addend, g, cout, y, SimdDispatch.Widest, activation, pool: false, packed);
+    }
+
+    /// <summary>The packed weights, checked against the convolution they are used for.</summary>
+    private static PackedConvolutionWeights Prepacked(PackedConvolutionWeights packed, ConvGeometry g, int cout) =>
+        packed.C == g.C && packed.Cout == cout && packed.K == g.KH ? packed
+            : throw new ArgumentException($"Direct convolution {g} with {cout} outputs: weights packed for {packed.Cout} outputs, {packed.C} inputs, {packed.K}x{packed.K}.");
+
     // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; y: (N, Cout, OH / 2, OW / 2), overwritten
     /// <summary>y = maxpool2x2(f(conv(x) + b)): <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
     /// followed by 2x2, stride-2 max pooling (torch.nn.MaxPool2d(2)), each channel's output pooled in the epilogue while it
@@ -118,20 +136,20 @@ public static unsafe partial class DirectConvolution
     /// <summary><see cref="ForwardMaxPool2x2(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
     /// at a chosen vector width.</summary>
     internal static void ForwardMaxPool2x2(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvGeometry g, int cout, Span<float> y,
-        SimdWidth width, FusedActivation activation = FusedActivation.None)
+        SimdWidth width, FusedActivation activation = FusedActivation.None, PackedConvolutionWeights? packed = null)
     {
         if (g.OutH < 2 || g.OutW < 2)
             throw new ArgumentException($"Direct convolution with 2x2 max pooling: the output {g.OutH}x{g.OutW} of {g} is smaller than one 2x2 window.");
         Check(g, cout, x.Length, w.Length, y.Length, (long)g.N * cout * (g.OutH / 2) * (g.OutW / 2));
-        Forward(x, w, b, default, g, cout, y, width, activation, pool: true);
+        Forward(x, w, b, default, g, cout, y, width, activation, pool: true, packed);
     }
 
     private static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ReadOnlySpan<float> addend, ConvGeometry g, int cout,
-        Span<float> y, SimdWidth width, FusedActivation activation, bool pool)
+        Span<float> y, SimdWidth width, FusedActivation activation, bool pool, PackedConvolutionWeights? prepacked = null)
     {
         if (b.Length != 0 && b.Length != cout) throw new ArgumentException($"Direct convolution: bias has {b.Length} elements, expected {cout} or 0.");
         int rows = ChannelTilesFor(width, g, cout) ? ChannelBlock : Rows;
-        float[] packed = PackForward(w, g.C, cout, g.KH, rows);
+        float[] packed = prepacked is null ? PackForward(w, g.C, cout, g.KH, rows) : Prepacked(prepacked, g, cout).Panels(rows);
         int[] taps = Taps(g, out int maxTap);
         fixed (float* px = x, pw = packed, pb = b, pr = addend, py = y)
         fixed (int* pt = taps)

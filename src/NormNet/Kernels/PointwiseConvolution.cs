@@ -26,7 +26,7 @@ namespace NormNet.Kernels;
 public static unsafe class PointwiseConvolution
 {
     /// <summary>Output channels per register tile (the packed weight panel's width).</summary>
-    private const int Rows = 4;
+    private const int Rows = DirectConvolution.Rows;
     private const double InlineFlops = 2e7;
     /// <summary>As <see cref="DirectConvolution"/>'s: from ~100 us of work an image too few to give every worker one has its
     /// channel blocks split among them.</summary>
@@ -52,14 +52,17 @@ public static unsafe class PointwiseConvolution
         Forward(x, w, b, addend, g, cout, y, SimdDispatch.Widest, activation);
 
     /// <summary><see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
-    /// at a chosen vector width (tests run every width the machine supports).</summary>
+    /// at a chosen vector width (tests run every width the machine supports), reading the weights from <paramref name="prepacked"/>
+    /// (packed from w once) when given instead of packing w.</summary>
     internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ReadOnlySpan<float> addend, ConvGeometry g, int cout,
-        Span<float> y, SimdWidth width, FusedActivation activation = FusedActivation.None)
+        Span<float> y, SimdWidth width, FusedActivation activation = FusedActivation.None, PackedConvolutionWeights? prepacked = null)
     {
         Check(g, cout, x.Length, w.Length, b.Length, addend.Length, y.Length);
         if (g.N == 0) return;
+        if (prepacked is not null && (prepacked.C != g.C || prepacked.Cout != cout || prepacked.K != 1))
+            throw new ArgumentException($"Pointwise convolution {g} with {cout} outputs: weights packed for {prepacked.Cout} outputs, {prepacked.C} inputs, {prepacked.K}x{prepacked.K}.");
         // w: (Cout, C) -> panels of 4 output channels: packed[(ob * C + c) * 4 + r] = w[ob * 4 + r, c] (0 past Cout)
-        float[] packed = DirectConvolution.PackForward(w, g.C, cout, 1, Rows);
+        float[] packed = prepacked?.Panels(Rows) ?? DirectConvolution.PackForward(w, g.C, cout, 1, Rows);
         fixed (float* px = x, pw = packed, pb = b, pr = addend, py = y)
         {
             var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Addend = addend.IsEmpty ? null : pr, Y = py, G = g, Cout = cout, Width = width,

@@ -77,13 +77,13 @@ public sealed class Conv2d : Module
         var bias = Bias is null ? default : Bias.Value.ReadOnlySpan;
         if (DirectConvolution.Preferred(g))
         {
-            if (addend is null) DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, g, OutChannels, output.Span, activation);
-            else DirectConvolution.ForwardAdd(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, addend.ReadOnlySpan, g, OutChannels, output.Span, activation);
+            DirectConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, addend is null ? default : addend.ReadOnlySpan, g, OutChannels,
+                output.Span, activation, Packed);
         }
         else if (PointwiseConvolution.Supports(g))
         {
             PointwiseConvolution.Forward(input.ReadOnlySpan, Weight.Value.ReadOnlySpan, bias, addend is null ? default : addend.ReadOnlySpan, g, OutChannels,
-                output.Span, activation);
+                output.Span, SimdDispatch.Widest, activation, Packed);
         }
         else
         {
@@ -101,6 +101,14 @@ public sealed class Conv2d : Module
         _geometry = g;
         return output;
     }
+
+    /// <summary>The weights packed once for the forward (<see cref="FreezeWeights"/>), or null: packed on every call.</summary>
+    internal PackedConvolutionWeights? Packed { get; private set; }
+
+    /// <summary>Packs the weights once, for a layer whose weights will not change again (<see cref="Deployment.GroupedInference"/>'s
+    /// private copies): from here on the forward reads these panels, and the weight tensor is no longer read by it. The
+    /// same bits.</summary>
+    internal void FreezeWeights() => Packed = new PackedConvolutionWeights(Weight.Value.ReadOnlySpan, InChannels, OutChannels, KernelSize);
 
     /// <summary>The geometry of this convolution on <paramref name="input"/>, checked: (N, InChannels, H, W) with H and W
     /// large enough for the kernel.</summary>

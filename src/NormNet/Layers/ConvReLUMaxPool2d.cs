@@ -64,7 +64,7 @@ public sealed class ConvReLUMaxPool2d : Module
         var output = Reuse(ref _output, [g.N, Conv.OutChannels, g.OutH / 2, g.OutW / 2]);
         // y = maxpool2x2(max(conv(x) + b, 0)), in the convolution's epilogue
         DirectConvolution.ForwardMaxPool2x2(input.ReadOnlySpan, Conv.Weight.Value.ReadOnlySpan, Conv.Bias is null ? default : Conv.Bias.Value.ReadOnlySpan,
-            g, Conv.OutChannels, output.Span, FusedActivation.Relu);
+            g, Conv.OutChannels, output.Span, SimdDispatch.Widest, FusedActivation.Relu, Conv.Packed);
         _input = input;
         return output;
     }
