@@ -66,7 +66,8 @@ public static unsafe partial class DirectConvolution
     /// <summary>Whether a layer should take this path: supported, with a kernel wider than 1x1. Measured, batch 64, 1 and 2 threads,
     /// against im2col plus products: 3x3 convolutions 1.2-2x faster with 1 input channel (the cnn's and resnet's first, once the
     /// epilogue stored whole vectors), 2.9-4x with 3, 2-2.6x with 16-32, 1.3-1.8x at stride 2, level at batch 1; 1x1 stride-2
-    /// convolutions (the resnet's shortcuts) 2.2-2.5x slower, their one tap per channel not paying for the phase planes.</summary>
+    /// convolutions (the resnet's shortcuts) 2.2-2.5x slower, their one tap per channel not paying for the phase planes (those
+    /// without padding take <see cref="PointwiseConvolution"/>).</summary>
     public static bool Preferred(ConvGeometry g) => Supports(g) && g.KH > 1;
 
     // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; y: (N, Cout, OH, OW), overwritten
