@@ -34,13 +34,13 @@ public static unsafe partial class DirectConvolution
     /// <summary>Output channels per padded-width register tile (the packed weight panel's width; <see cref="ChannelBlock"/> for channel tiles).</summary>
     internal const int Rows = 4;
     private const double InlineFlops = 2e7;
-    /// <summary>From this many flops (~100 us of work, as for a product: <see cref="GemmDriver"/>) an image too few to give every
-    /// worker one has its output channels split among them too. A lone 7 MFLOP convolution ran faster split (the cnn's 32-to-64
-    /// on 14x14 at batch 1, 2 threads: 68-81 us against 109-128), but whole models ran slower: the next layer finds half its
-    /// input in the other core's cache, and each worker gathers the whole image. Measured, inference models at batch 1 on 2
-    /// threads, 3 alternations, splitting from 2 MFLOP against from 20: resnet 0.167-0.169 -> 0.137-0.139 ms, cnn 0.075-0.080 ->
-    /// 0.070-0.075 ms.</summary>
-    private const double SplitFlops = 2e7;
+    /// <summary>From this many flops (~25 us of work) an image too few to give every worker one has its output channels split
+    /// among them too. Splitting costs the next layer half its input from the other core's cache, and each worker gathers the
+    /// whole image, so small convolutions lose by it: from 2 MFLOP, the resnet's 3.6 MFLOP layers made its model at batch 1 on
+    /// 2 threads slower (GroupedInference, 3 alternations of 4: 112-118 -> 138-141 us; an earlier round, before the gather in
+    /// registers and the batch-1 product split, measured 0.137 -> 0.167 ms and the cnn slower too). From 5 MFLOP, only the
+    /// cnn's 7.2 MFLOP 32-to-64 convolution splits: cnn 54-59 -> 50-54 us, resnet level (112-117 against 111-118).</summary>
+    private const double SplitFlops = 5e6;
 
     private struct Args
     {

@@ -25,6 +25,7 @@ public class DirectConvolutionTests
         { 1, 2, 1, 1, 1, 3, 1 },      // a single pixel
         { 24, 16, 20, 20, 8, 3, 1 },  // on the workers
         { 1, 32, 28, 28, 48, 3, 1 },  // one image of 22 MFLOP: its 12 channel blocks split among the workers
+        { 1, 32, 14, 14, 64, 3, 1 },  // one image of 7 MFLOP (the cnn's second convolution): its two 32-channel blocks split
         { 2, 8, 13, 13, 32, 3, 1 },   // channel tiles (16-wide vectors): rows of 13 in runs of 7, 4 and 2
         { 1, 96, 15, 15, 64, 3, 1 },  // channel tiles: runs of 14 and 1; one image's two 32-channel blocks split among the workers
         { 2, 64, 7, 7, 64, 3, 1 },    // the resnet's last stage: channel tiles of 7 positions
