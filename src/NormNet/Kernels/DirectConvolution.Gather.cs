@@ -70,8 +70,8 @@ public static unsafe partial class DirectConvolution
         var inputHi = Between(index + Vector512.Create(16), p, p + w).AsSingle();
         var store = Vector512.LessThan(index, Vector512.Create(cols)).AsSingle();
         var storeHi = Vector512.LessThan(index, Vector512.Create(cols - 16)).AsSingle();
-        var evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        var odds = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        var evens = Shuffles.EvenOf32;
+        var odds = Shuffles.OddOf32;
         var zero = Vector512<float>.Zero;
         for (int c = 0; c < g.C; c++)
             for (int pr = 0; pr < l.Rows * s; pr++)

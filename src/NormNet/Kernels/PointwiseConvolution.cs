@@ -173,7 +173,7 @@ public static unsafe class PointwiseConvolution
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void EvenRows(float* plane, int w, int oh, int ow, float* dst)
     {
-        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var even = Shuffles.EvenOf32;
         Vector512<float> first = Shuffles.FirstLanes(Math.Min(w, 16)), second = Shuffles.FirstLanes(w - 16), columns = Shuffles.FirstLanes(ow);
         for (int i = 0; i < oh; i++, dst += ow)
         {

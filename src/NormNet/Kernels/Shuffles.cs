@@ -53,8 +53,8 @@ internal static unsafe class Shuffles
         int j = 0;
         if (Avx512F.IsSupported)
         {
-            var evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            var odds = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            var evens = EvenOf32;
+            var odds = OddOf32;
             for (; 2 * j < n; j += 16)
             {
                 int left = n - 2 * j;
@@ -94,7 +94,7 @@ internal static unsafe class Shuffles
         int j = 0;
         if (Avx512F.IsSupported)
         {
-            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var even = EvenOf32;
             for (; j < count; j += 16)
             {
                 int left = available - 2 * j;
@@ -112,6 +112,21 @@ internal static unsafe class Shuffles
                 even.Store(dst + j);
             }
         for (; j < count; j++) dst[j] = src[2 * j];
+    }
+
+    /// <summary>The lanes of a two-source permute (<c>Avx512F.PermuteVar16x32x2</c>) that take the even elements of the 32 in
+    /// its two sources: 0, 2, .., 30.</summary>
+    public static Vector512<int> EvenOf32
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    }
+
+    /// <summary>The lanes that take the odd elements of the 32: 1, 3, .., 31.</summary>
+    public static Vector512<int> OddOf32
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     }
 
     // p: (n) -> p[0 .. min(n, 16)), zeros after: nothing past p[n - 1] is read
