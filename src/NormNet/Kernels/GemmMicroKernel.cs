@@ -25,9 +25,9 @@ internal unsafe interface IGemmKernel
     /// <summary>Row i of <see cref="Run"/>'s tile alone, with the same rounding (<see cref="RowKernel{TS, TV}"/>).</summary>
     static abstract void RunRow(int kc, float* a, float* b, nint ldb, float* c, float alpha, float beta);
 
-    // a: as RunRow; b: four panels, panel q at b + q * panelStep (row stride ldb); c: 1 x 4Nr
-    /// <summary><see cref="RunRow"/> over four consecutive full panels at once, with the same rounding.</summary>
-    static abstract void RunRow4(int kc, float* a, float* b, nint panelStep, nint ldb, float* c, float alpha, float beta);
+    // a: as RunRow; panels: four kc x Nr panels of B, each with its row stride, and the 1 x Nr row of C each goes to
+    /// <summary><see cref="RunRow"/> over four panels at once, with the same rounding.</summary>
+    static abstract void RunRow4(int kc, float* a, RowPanels* panels, float alpha, float beta);
 
     // a: kc x Mr packed, first 4 rows used (a[p*Mr + i], i < 4); b: kc x Nr with row stride ldb; c: 4 x Nr with row stride ldc
     /// <summary>The first four rows of <see cref="Run"/>'s tile, with the same rounding: an edge tile of 4 to Mr - 1 rows
@@ -49,8 +49,8 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
     public static void RunRow(int kc, float* a, float* b, nint ldb, float* c, float alpha, float beta) =>
         RowKernel<TS, TV>.Run(kc, a, 8, b, ldb, c, alpha, beta);
 
-    public static void RunRow4(int kc, float* a, float* b, nint panelStep, nint ldb, float* c, float alpha, float beta) =>
-        RowKernel<TS, TV>.Run4(kc, a, 8, b, panelStep, ldb, c, alpha, beta);
+    public static void RunRow4(int kc, float* a, RowPanels* panels, float alpha, float beta) =>
+        RowKernel<TS, TV>.Run4(kc, a, 8, panels, alpha, beta);
 
     public static void RunFourRows(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta) =>
         RowKernel<TS, TV>.FourRows(kc, a, 8, b, ldb, c, ldc, alpha, beta);
@@ -129,8 +129,8 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
     public static void RunRow(int kc, float* a, float* b, nint ldb, float* c, float alpha, float beta) =>
         RowKernel<TS, TV>.Run(kc, a, 6, b, ldb, c, alpha, beta);
 
-    public static void RunRow4(int kc, float* a, float* b, nint panelStep, nint ldb, float* c, float alpha, float beta) =>
-        RowKernel<TS, TV>.Run4(kc, a, 6, b, panelStep, ldb, c, alpha, beta);
+    public static void RunRow4(int kc, float* a, RowPanels* panels, float alpha, float beta) =>
+        RowKernel<TS, TV>.Run4(kc, a, 6, panels, alpha, beta);
 
     public static void RunFourRows(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta) =>
         RowKernel<TS, TV>.FourRows(kc, a, 6, b, ldb, c, ldc, alpha, beta);
@@ -194,6 +194,27 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
 /// <summary>One row of a tile: row <c>i</c> of any micro-kernel's tile computed alone, with the same FMA chain, for edge
 /// tiles of fewer than <see cref="GemmDriver.RowTileRows"/> rows (a product with m = 1, a batch-1 Linear, would otherwise
 /// compute 6 or 8 rows to keep one). 2 loads of B and 1 broadcast per 2 FMAs: load-bound, but without the wasted rows.</summary>
+/// <summary>Four panels of B for <see cref="IGemmKernel.RunRow4"/>: where each starts, its row stride (ldb in place, Nr when
+/// packed), and the row of C (or scratch) its outputs go to.</summary>
+internal unsafe struct RowPanels
+{
+    public float* B0, B1, B2, B3;
+    public nint Stride0, Stride1, Stride2, Stride3;
+    public float* C0, C1, C2, C3;
+
+    /// <summary>Sets panel q.</summary>
+    public void Set(int q, float* b, nint stride, float* c)
+    {
+        switch (q)
+        {
+            case 0: B0 = b; Stride0 = stride; C0 = c; break;
+            case 1: B1 = b; Stride1 = stride; C1 = c; break;
+            case 2: B2 = b; Stride2 = stride; C2 = c; break;
+            default: B3 = b; Stride3 = stride; C3 = c; break;
+        }
+    }
+}
+
 internal static unsafe class RowKernel<TS, TV> where TS : ISimd<TV> where TV : struct
 {
     // a: the packed panel at row i (a[p*mr]); b: kc x 2W (row stride ldb); c: 1 x 2W
@@ -215,22 +236,23 @@ internal static unsafe class RowKernel<TS, TV> where TS : ISimd<TV> where TV : s
         TileStore<TS, TV>.Row(c0, c1, c, alpha, beta);
     }
 
-    // a: as Run; b: four kc x 2W panels, panel q at b + q * panelStep (row stride ldb); c: 1 x 8W, panel q's columns at c + 2qW
+    // a: as Run; panels: four kc x 2W panels of B (each its own row stride) and the 1 x 2W row of C each goes to
     /// <summary><see cref="Run"/> over four panels at once: eight independent FMA chains per step instead of two, so the
     /// step is bound by its loads rather than by the FMA latency of one chain; each element's chain and rounding are
     /// <see cref="Run"/>'s.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run4(int kc, float* a, int mr, float* b, nint panelStep, nint ldb, float* c, float alpha, float beta)
+    public static void Run4(int kc, float* a, int mr, RowPanels* panels, float alpha, float beta)
     {
         TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero, c30 = TS.Zero, c31 = TS.Zero;
         int w = TS.Width;
-        float* b1 = b + panelStep, b2 = b + 2 * panelStep, b3 = b + 3 * panelStep;
+        float* b0 = panels->B0, b1 = panels->B1, b2 = panels->B2, b3 = panels->B3;
+        nint s0 = panels->Stride0, s1 = panels->Stride1, s2 = panels->Stride2, s3 = panels->Stride3;
         for (int p = 0; p < kc; p++)
         {
             // acc[q, j] = fma(a[p], b_q[p, j], acc[q, j])
             TV ai = TS.Broadcast(a[0]);
-            c00 = TS.MulAdd(ai, TS.Load(b), c00);
-            c01 = TS.MulAdd(ai, TS.Load(b + w), c01);
+            c00 = TS.MulAdd(ai, TS.Load(b0), c00);
+            c01 = TS.MulAdd(ai, TS.Load(b0 + w), c01);
             c10 = TS.MulAdd(ai, TS.Load(b1), c10);
             c11 = TS.MulAdd(ai, TS.Load(b1 + w), c11);
             c20 = TS.MulAdd(ai, TS.Load(b2), c20);
@@ -238,15 +260,15 @@ internal static unsafe class RowKernel<TS, TV> where TS : ISimd<TV> where TV : s
             c30 = TS.MulAdd(ai, TS.Load(b3), c30);
             c31 = TS.MulAdd(ai, TS.Load(b3 + w), c31);
             a += mr;
-            b += ldb;
-            b1 += ldb;
-            b2 += ldb;
-            b3 += ldb;
+            b0 += s0;
+            b1 += s1;
+            b2 += s2;
+            b3 += s3;
         }
-        TileStore<TS, TV>.Row(c00, c01, c, alpha, beta);
-        TileStore<TS, TV>.Row(c10, c11, c + 2 * w, alpha, beta);
-        TileStore<TS, TV>.Row(c20, c21, c + 4 * w, alpha, beta);
-        TileStore<TS, TV>.Row(c30, c31, c + 6 * w, alpha, beta);
+        TileStore<TS, TV>.Row(c00, c01, panels->C0, alpha, beta);
+        TileStore<TS, TV>.Row(c10, c11, panels->C1, alpha, beta);
+        TileStore<TS, TV>.Row(c20, c21, panels->C2, alpha, beta);
+        TileStore<TS, TV>.Row(c30, c31, panels->C3, alpha, beta);
     }
 
     // a: the packed panel (a[p*mr + i], i < 4 used); b: kc x 2W (row stride ldb); c: 4 x 2W (row stride ldc)

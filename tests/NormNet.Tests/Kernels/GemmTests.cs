@@ -203,8 +203,9 @@ public class GemmTests(ITestOutputHelper output)
     [MemberData(nameof(Widths))]
     public void Rows_AreBitIdentical_WhateverRowsAreComputedWithThem(Width w)
     {
-        // n = 300: rows alone also run four full panels at once (RunRow4) at every width, then single and partial panels
-        foreach (int n in new[] { 100, 300 }) RowsAlone(w, n);
+        // rows alone run four panels at once (RunRow4): n = 100 three full panels and a partial one, n = 300 groups of four
+        // and a last group with a partial panel, n = 45 one full and a partial, n = 128 whole groups (at 16-wide vectors)
+        foreach (int n in new[] { 100, 300, 45, 128 }) RowsAlone(w, n);
     }
 
     private static void RowsAlone(Width w, int n)
