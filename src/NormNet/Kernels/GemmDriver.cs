@@ -142,7 +142,8 @@ internal static unsafe class GemmDriver
                 {
                     bInPlace = g.B + pc * g.Ldb + jc;
                     int full = nc - nc % TK.Nr;
-                    if (full < nc) GemmPacking.Contiguous(bInPlace + full, g.Ldb, nc - full, kc, TK.Nr, packB);
+                    // rows alone read a partial last panel in place too where loads can be masked (RowsBlock)
+                    if (full < nc && !(r1 - r0 < RowTileRows && TK.MaskedRows)) GemmPacking.Contiguous(bInPlace + full, g.Ldb, nc - full, kc, TK.Nr, packB);
                 }
                 else if (g.TransB) GemmPacking.Strided(g.B + jc * g.Ldb + pc, g.Ldb, nc, kc, TK.Nr, packB);
                 else GemmPacking.Contiguous(g.B + pc * g.Ldb + jc, g.Ldb, nc, kc, TK.Nr, packB);
@@ -213,7 +214,9 @@ internal static unsafe class GemmDriver
     /// partial last panel (packed) computed into scratch over a copy of C's row and copied back, and up to three
     /// repeats of the last panel into scratch where fewer than four remain. Measured, the paper MLP's batch-1 1 x 784 x 100
     /// (three full panels and a partial one, which had run one panel at a time, each step waiting on one FMA chain's
-    /// latency): 6.2-6.3 -> 4.4-4.9 us on 1 and 2 threads; the whole inference model 9.3-9.4 -> 7.6-7.8 us.</summary>
+    /// latency): 6.2-6.3 -> 4.4-4.9 us on 1 and 2 threads; the whole inference model 9.3-9.4 -> 7.6-7.8 us. With AVX-512
+    /// the partial panel is then read in place, its loads masked, instead of packed on every call (<see cref="MaskedGroup{TK}"/>):
+    /// 4.4-4.9 -> 2.5 us, the model 7.6-7.8 -> 4.5-4.6 us.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsBlock<TK>(int mc, int nc, int kc, float* packA, float* bInPlace, nint ldb, float* packB,
         float* c, nint ldc, float alpha, float beta, float* tile) where TK : IGemmKernel
@@ -229,6 +232,11 @@ internal static unsafe class GemmDriver
             for (int q0 = 0; q0 < panels; q0 += 4)
             {
                 int count = Math.Min(4, panels - q0), partial = 0;
+                if (bInPlace != null && TK.MaskedRows && nc - (q0 + count - 1) * nr < nr)
+                {
+                    MaskedGroup<TK>(kc, a, bInPlace, ldb, first, step, stride, packB, ci, q0, count, nc, alpha, beta, tile, &group);
+                    continue;
+                }
                 for (int q = 0; q < 4; q++)
                 {
                     // past the last panel: the last one again, into scratch (tile + q * nr), never read
@@ -255,6 +263,27 @@ internal static unsafe class GemmDriver
                 }
             }
         }
+    }
+
+    // as a pass of RowsBlock over panels q0 .. q0 + count - 1, the last of them partial and read in place (not packed)
+    /// <summary>A group of panels ending in a partial one, where loads can be masked: the full ones in slots 0 .. count - 2,
+    /// the partial one in slot 3 read where it lies (<see cref="IGemmKernel.RunRow4Masked"/>) over a copy of C's row in
+    /// scratch, copied back; the slots between read packB (scratch, never stored). No panel is packed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskedGroup<TK>(int kc, float* a, float* bInPlace, nint ldb, float* first, nint step, nint stride, float* packB,
+        float* ci, int q0, int count, int nc, float alpha, float beta, float* tile, RowPanels* group) where TK : IGemmKernel
+    {
+        int nr = TK.Nr, jp = (q0 + count - 1) * nr, cols = nc - jp;
+        for (int q = 0; q < 3; q++)
+        {
+            int jr = (q0 + q) * nr;
+            if (q < count - 1) group->Set(q, first + jr / nr * step, stride, ci + jr);
+            else group->Set(q, packB, nr, tile + q * nr);
+        }
+        new ReadOnlySpan<float>(ci + jp, cols).CopyTo(new Span<float>(tile + 3 * nr, cols));
+        group->Set(3, bInPlace + jp, ldb, tile + 3 * nr);
+        TK.RunRow4Masked(kc, a, group, cols, alpha, beta);
+        new ReadOnlySpan<float>(tile + 3 * nr, cols).CopyTo(new Span<float>(ci + jp, cols));
     }
 
     // c[0 .. cols) = alpha * (row a) * (panel b: kc x nr, row stride bStride) + beta * c, cols <= nr

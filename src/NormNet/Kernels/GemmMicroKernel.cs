@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormNet.Kernels;
 
@@ -29,6 +31,13 @@ internal unsafe interface IGemmKernel
     /// <summary><see cref="RunRow"/> over four panels at once, with the same rounding.</summary>
     static abstract void RunRow4(int kc, float* a, RowPanels* panels, float alpha, float beta);
 
+    /// <summary>Whether <see cref="RunRow4Masked"/> runs here (16-wide vectors with AVX-512 masked loads).</summary>
+    static abstract bool MaskedRows { get; }
+
+    // as RunRow4, panel 3 read in place with only its first cols3 (< Nr) columns loaded (the loads masked: nothing past them is read)
+    /// <summary><see cref="RunRow4"/> with a partial last panel read where it lies instead of packed, with the same rounding.</summary>
+    static abstract void RunRow4Masked(int kc, float* a, RowPanels* panels, int cols3, float alpha, float beta);
+
     // a: kc x Mr packed, first 4 rows used (a[p*Mr + i], i < 4); b: kc x Nr with row stride ldb; c: 4 x Nr with row stride ldc
     /// <summary>The first four rows of <see cref="Run"/>'s tile, with the same rounding: an edge tile of 4 to Mr - 1 rows
     /// computes these in one pass instead of a whole padded tile.</summary>
@@ -51,6 +60,11 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
 
     public static void RunRow4(int kc, float* a, RowPanels* panels, float alpha, float beta) =>
         RowKernel<TS, TV>.Run4(kc, a, 8, panels, alpha, beta);
+
+    public static bool MaskedRows => RowKernel<TS, TV>.Masked;
+
+    public static void RunRow4Masked(int kc, float* a, RowPanels* panels, int cols3, float alpha, float beta) =>
+        RowKernel<TS, TV>.Run4Masked(kc, a, 8, panels, cols3, alpha, beta);
 
     public static void RunFourRows(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta) =>
         RowKernel<TS, TV>.FourRows(kc, a, 8, b, ldb, c, ldc, alpha, beta);
@@ -131,6 +145,11 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
 
     public static void RunRow4(int kc, float* a, RowPanels* panels, float alpha, float beta) =>
         RowKernel<TS, TV>.Run4(kc, a, 6, panels, alpha, beta);
+
+    public static bool MaskedRows => RowKernel<TS, TV>.Masked;
+
+    public static void RunRow4Masked(int kc, float* a, RowPanels* panels, int cols3, float alpha, float beta) =>
+        RowKernel<TS, TV>.Run4Masked(kc, a, 6, panels, cols3, alpha, beta);
 
     public static void RunFourRows(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta) =>
         RowKernel<TS, TV>.FourRows(kc, a, 6, b, ldb, c, ldc, alpha, beta);
@@ -269,6 +288,47 @@ internal static unsafe class RowKernel<TS, TV> where TS : ISimd<TV> where TV : s
         TileStore<TS, TV>.Row(c10, c11, panels->C1, alpha, beta);
         TileStore<TS, TV>.Row(c20, c21, panels->C2, alpha, beta);
         TileStore<TS, TV>.Row(c30, c31, panels->C3, alpha, beta);
+    }
+
+    /// <summary>Whether <see cref="Run4Masked"/> runs: 16-wide vectors with AVX-512.</summary>
+    public static bool Masked => typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported;
+
+    // as Run4; panel 3 has only cols3 (< 2W) columns, read in place: its loads masked to them (the other lanes 0, never stored)
+    /// <summary><see cref="Run4"/> with a partial last panel read where it lies: each valid element's chain and rounding
+    /// are <see cref="Run"/>'s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run4Masked(int kc, float* a, int mr, RowPanels* panels, int cols3, float alpha, float beta)
+    {
+        if (!Masked) throw new PlatformNotSupportedException("Masked row panels need AVX-512.");
+        var index = Vector512<int>.Indices;
+        var lo = Vector512.LessThan(index, Vector512.Create(cols3)).AsSingle();
+        var hi = Vector512.LessThan(index, Vector512.Create(cols3 - 16)).AsSingle();
+        var z = Vector512<float>.Zero;
+        Vector512<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+        float* b0 = panels->B0, b1 = panels->B1, b2 = panels->B2, b3 = panels->B3;
+        nint s0 = panels->Stride0, s1 = panels->Stride1, s2 = panels->Stride2, s3 = panels->Stride3;
+        for (int p = 0; p < kc; p++)
+        {
+            // acc[q, j] = fma(a[p], b_q[p, j], acc[q, j])
+            var ai = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(ai, Vector512.Load(b0), c00);
+            c01 = Vector512.FusedMultiplyAdd(ai, Vector512.Load(b0 + 16), c01);
+            c10 = Vector512.FusedMultiplyAdd(ai, Vector512.Load(b1), c10);
+            c11 = Vector512.FusedMultiplyAdd(ai, Vector512.Load(b1 + 16), c11);
+            c20 = Vector512.FusedMultiplyAdd(ai, Vector512.Load(b2), c20);
+            c21 = Vector512.FusedMultiplyAdd(ai, Vector512.Load(b2 + 16), c21);
+            c30 = Vector512.FusedMultiplyAdd(ai, Avx512F.MaskLoad(b3, lo, z), c30);
+            c31 = Vector512.FusedMultiplyAdd(ai, Avx512F.MaskLoad(b3 + 16, hi, z), c31);
+            a += mr;
+            b0 += s0;
+            b1 += s1;
+            b2 += s2;
+            b3 += s3;
+        }
+        TileStore<Simd512, Vector512<float>>.Row(c00, c01, panels->C0, alpha, beta);
+        TileStore<Simd512, Vector512<float>>.Row(c10, c11, panels->C1, alpha, beta);
+        TileStore<Simd512, Vector512<float>>.Row(c20, c21, panels->C2, alpha, beta);
+        TileStore<Simd512, Vector512<float>>.Row(c30, c31, panels->C3, alpha, beta);
     }
 
     // a: the packed panel (a[p*mr + i], i < 4 used); b: kc x 2W (row stride ldb); c: 4 x 2W (row stride ldc)
