@@ -210,9 +210,6 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
     }
 }
 
-/// <summary>One row of a tile: row <c>i</c> of any micro-kernel's tile computed alone, with the same FMA chain, for edge
-/// tiles of fewer than <see cref="GemmDriver.RowTileRows"/> rows (a product with m = 1, a batch-1 Linear, would otherwise
-/// compute 6 or 8 rows to keep one). 2 loads of B and 1 broadcast per 2 FMAs: load-bound, but without the wasted rows.</summary>
 /// <summary>Four panels of B for <see cref="IGemmKernel.RunRow4"/>: where each starts, its row stride (ldb in place, Nr when
 /// packed), and the row of C (or scratch) its outputs go to.</summary>
 internal unsafe struct RowPanels
@@ -234,6 +231,9 @@ internal unsafe struct RowPanels
     }
 }
 
+/// <summary>One row of a tile: row <c>i</c> of any micro-kernel's tile computed alone, with the same FMA chain, for edge
+/// tiles of fewer than <see cref="GemmDriver.RowTileRows"/> rows (a product with m = 1, a batch-1 Linear, would otherwise
+/// compute 6 or 8 rows to keep one). 2 loads of B and 1 broadcast per 2 FMAs: load-bound, but without the wasted rows.</summary>
 internal static unsafe class RowKernel<TS, TV> where TS : ISimd<TV> where TV : struct
 {
     // a: the packed panel at row i (a[p*mr]); b: kc x 2W (row stride ldb); c: 1 x 2W
