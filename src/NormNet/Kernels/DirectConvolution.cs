@@ -101,8 +101,7 @@ public static unsafe partial class DirectConvolution
         Span<float> y, SimdWidth width, FusedActivation activation = FusedActivation.None)
     {
         Check(g, cout, x.Length, w.Length, y.Length);
-        if (addend.Length != y.Length)
-            throw new ArgumentException($"Direct convolution {g} with {cout} outputs: the addend has {addend.Length} elements, expected {y.Length} (the output's).");
+        CheckAddend(g, cout, addend.Length, y.Length);
         Forward(x, w, b, addend, g, cout, y, width, activation, pool: false);
     }
 
@@ -114,15 +113,15 @@ public static unsafe partial class DirectConvolution
         Span<float> y, FusedActivation activation, PackedConvolutionWeights? packed)
     {
         Check(g, cout, x.Length, w.Length, y.Length);
-        if (!addend.IsEmpty && addend.Length != y.Length)
-            throw new ArgumentException($"Direct convolution {g} with {cout} outputs: the addend has {addend.Length} elements, expected {y.Length} (the output's).");
+        if (!addend.IsEmpty) CheckAddend(g, cout, addend.Length, y.Length);
         Forward(x, w, b, addend, g, cout, y, SimdDispatch.Widest, activation, pool: false, packed);
     }
 
-    /// <summary>The packed weights, checked against the convolution they are used for.</summary>
-    private static PackedConvolutionWeights Prepacked(PackedConvolutionWeights packed, ConvGeometry g, int cout) =>
-        packed.C == g.C && packed.Cout == cout && packed.K == g.KH ? packed
-            : throw new ArgumentException($"Direct convolution {g} with {cout} outputs: weights packed for {packed.Cout} outputs, {packed.C} inputs, {packed.K}x{packed.K}.");
+    private static void CheckAddend(ConvGeometry g, int cout, int addend, int y)
+    {
+        if (addend != y)
+            throw new ArgumentException($"Direct convolution {g} with {cout} outputs: the addend has {addend} elements, expected {y} (the output's).");
+    }
 
     // x: (N, C, H, W); w: (Cout, C, k, k); b: (Cout) or empty; y: (N, Cout, OH / 2, OW / 2), overwritten
     /// <summary>y = maxpool2x2(f(conv(x) + b)): <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ConvGeometry, int, Span{float}, FusedActivation)"/>
@@ -150,7 +149,7 @@ public static unsafe partial class DirectConvolution
     {
         if (b.Length != 0 && b.Length != cout) throw new ArgumentException($"Direct convolution: bias has {b.Length} elements, expected {cout} or 0.");
         int rows = ChannelTilesFor(width, g, cout) ? ChannelBlock : Rows;
-        float[] packed = prepacked is null ? PackForward(w, g.C, cout, g.KH, rows) : Prepacked(prepacked, g, cout).Panels(rows);
+        float[] packed = prepacked is null ? PackForward(w, g.C, cout, g.KH, rows) : prepacked.For("Direct convolution", g, cout).Panels(rows);
         int[] taps = Taps(g, out int maxTap);
         fixed (float* px = x, pw = packed, pb = b, pr = addend, py = y)
         fixed (int* pt = taps)

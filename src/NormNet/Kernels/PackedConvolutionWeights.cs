@@ -27,6 +27,12 @@ internal sealed class PackedConvolutionWeights
     public int Cout { get; }
     public int K { get; }
 
+    /// <summary>These panels, checked against the convolution they are used for (<paramref name="kernel"/> names it in the message).</summary>
+    /// <exception cref="ArgumentException">They were packed for other channel counts or another kernel size.</exception>
+    public PackedConvolutionWeights For(string kernel, ConvGeometry g, int cout) =>
+        C == g.C && Cout == cout && K == g.KH ? this
+            : throw new ArgumentException($"{kernel} {g} with {cout} outputs: weights packed for {Cout} outputs, {C} inputs, {K}x{K}.");
+
     /// <summary>The panels of <paramref name="rows"/> output channels (4, or 32 where the output channels are a multiple of 32).</summary>
     public float[] Panels(int rows) =>
         rows == DirectConvolution.Rows ? _rows4 : _rows32 ?? throw new InvalidOperationException($"No panels of {rows} channels for {Cout} output channels.");

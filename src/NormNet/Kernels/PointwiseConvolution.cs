@@ -59,10 +59,8 @@ public static unsafe class PointwiseConvolution
     {
         Check(g, cout, x.Length, w.Length, b.Length, addend.Length, y.Length);
         if (g.N == 0) return;
-        if (prepacked is not null && (prepacked.C != g.C || prepacked.Cout != cout || prepacked.K != 1))
-            throw new ArgumentException($"Pointwise convolution {g} with {cout} outputs: weights packed for {prepacked.Cout} outputs, {prepacked.C} inputs, {prepacked.K}x{prepacked.K}.");
         // w: (Cout, C) -> panels of 4 output channels: packed[(ob * C + c) * 4 + r] = w[ob * 4 + r, c] (0 past Cout)
-        float[] packed = prepacked?.Panels(Rows) ?? DirectConvolution.PackForward(w, g.C, cout, 1, Rows);
+        float[] packed = prepacked?.For("Pointwise convolution", g, cout).Panels(Rows) ?? DirectConvolution.PackForward(w, g.C, cout, 1, Rows);
         fixed (float* px = x, pw = packed, pb = b, pr = addend, py = y)
         {
             var a = new Args { X = px, W = pw, B = b.IsEmpty ? null : pb, Addend = addend.IsEmpty ? null : pr, Y = py, G = g, Cout = cout, Width = width,
