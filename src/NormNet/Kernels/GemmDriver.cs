@@ -11,8 +11,9 @@ namespace NormNet.Kernels;
 /// </summary>
 /// <remarks>
 /// Within a chunk: for each block of Nc columns, for each block of Kc steps, pack op(B) (Kc x Nc, in L2/L3);
-/// for each block of Mc rows, pack op(A) (Mc x Kc, in L2); then run the micro-kernel over every Mr x Nr tile
-/// (the Kc x Nr panel of B stays in L1 while the A panels stream past it). When B is not transposed and op(A)
+/// for each block of Mc rows, pack op(A) (Mc x Kc, in L2) when A is transposed, or read a row-major A where it lies
+/// (<see cref="ABlock"/>); then run the micro-kernel over every Mr x Nr tile (the Kc x Nr panel of B stays in L1 while
+/// the A panels stream past it). When B is not transposed and op(A)
 /// has few rows, each B element is used by few tiles and copying it costs more than it saves: the kernel then
 /// reads B's full panels in place (rows ldb apart) and only a partial last panel is packed.
 /// The chunks depend on the thread count, but only decide which thread computes an element, never how: the
@@ -152,27 +153,31 @@ internal static unsafe class GemmDriver
                 for (int ic = r0; ic < r1; ic += Mc)
                 {
                     int mc = Math.Min(Mc, r1 - ic);
-                    // op(A)[ic .. ic+mc, pc .. pc+kc] -> Mr-wide panels
+                    // op(A)[ic .. ic+mc, pc .. pc+kc]: A^T packed into Mr-wide panels, A read where it lies
+                    var a = new ABlock(packA, 0);
                     if (g.TransA) GemmPacking.Contiguous(g.A + pc * g.Lda + ic, g.Lda, mc, kc, TK.Mr, packA);
-                    else GemmPacking.Strided(g.A + ic * g.Lda + pc, g.Lda, mc, kc, TK.Mr, packA);
-                    Block<TK>(mc, nc, kc, packA, bInPlace, g.Ldb, packB, g.C + ic * g.Ldc + jc, g.Ldc, g.Alpha, beta, tile);
+                    else a = new ABlock(g.A + ic * g.Lda + pc, g.Lda);
+                    Block<TK>(mc, nc, kc, a, packA, bInPlace, g.Ldb, packB, g.C + ic * g.Ldc + jc, g.Ldc, g.Alpha, beta, tile);
                 }
             }
         }
     }
 
-    // C block (mc x nc, ldc) = alpha * packA (mc x kc) * B block (kc x nc) + beta * C block, where the B block is
+    // C block (mc x nc, ldc) = alpha * A block (mc x kc) * B block (kc x nc) + beta * C block, where the B block is
     // packB's panels, or (bInPlace not null) its full panels at bInPlace (row stride ldb) and a partial last one in packB
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<TK>(int mc, int nc, int kc, float* packA, float* bInPlace, nint ldb, float* packB,
+    private static void Block<TK>(int mc, int nc, int kc, ABlock a, float* packA, float* bInPlace, nint ldb, float* packB,
         float* c, nint ldc, float alpha, float beta, float* tile) where TK : IGemmKernel
     {
         int mr = TK.Mr, nr = TK.Nr;
         if (mc < RowTileRows)
         {
-            RowsBlock<TK>(mc, nc, kc, packA, bInPlace, ldb, packB, c, ldc, alpha, beta, tile);
+            RowsBlock<TK>(mc, nc, kc, a, bInPlace, ldb, packB, c, ldc, alpha, beta, tile);
             return;
         }
+        // A in place: a last panel of 4 to Mr - 1 rows is packed (zero rows after it) for the edge tiles that compute whole panels
+        int tailRows = mc % mr;
+        if (a.InPlace && tailRows >= RowTileRows && nc % nr != 0) GemmPacking.Strided(a.Row(mc - tailRows, mr, kc), a.Ld, tailRows, kc, mr, packA);
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
@@ -183,25 +188,32 @@ internal static unsafe class GemmDriver
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
-                float* a = packA + ir * kc, ct = c + ir * ldc + jr;
-                if (rows == mr && cols == nr) TK.Run(kc, a, b, bStride, ct, ldc, alpha, beta);
-                else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, a, b, bStride, ct, ldc, alpha, beta);
+                float* ap = a.Row(ir, mr, kc), ct = c + ir * ldc + jr;
+                nint rs = a.RowStep, ks = a.KStep(mr);
+                if (rows == mr && cols == nr) TK.Run(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
+                else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
                 else if (rows < RowTileRows)
                 {
                     // the last few rows of a taller block: each alone, not a full tile of which most rows are padding
-                    for (int i = 0; i < rows; i++) RowPanel<TK>(kc, a + i, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
+                    for (int i = 0; i < rows; i++) RowPanel<TK>(kc, a.Row(ir + i, mr, kc), ks, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
                 }
                 else if (cols == nr)
                 {
                     // 4 .. Mr-1 rows of a full panel (m = 60, 100): four in one pass, the others alone, not a padded tile
-                    TK.RunFourRows(kc, a, b, bStride, ct, ldc, alpha, beta);
-                    for (int i = RowTileRows; i < rows; i++) RowPanel<TK>(kc, a + i, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
+                    TK.RunFourRows(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
+                    for (int i = RowTileRows; i < rows; i++) RowPanel<TK>(kc, a.Row(ir + i, mr, kc), ks, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
                 }
                 else
                 {
-                    // edge tile: compute the (half) tile into scratch, then merge the valid part
-                    if (cols <= nr / 2) TK.RunHalf(kc, a, b, bStride, tile, nr, 1f, 0f);
-                    else TK.Run(kc, a, b, bStride, tile, nr, 1f, 0f);
+                    // edge tile: compute the (half) tile into scratch, then merge the valid part; a partial panel of A in place
+                    // was packed above
+                    if (rows < mr && a.InPlace)
+                    {
+                        ap = packA;
+                        (rs, ks) = (1, mr);
+                    }
+                    if (cols <= nr / 2) TK.RunHalf(kc, ap, rs, ks, b, bStride, tile, nr, 1f, 0f);
+                    else TK.Run(kc, ap, rs, ks, b, bStride, tile, nr, 1f, 0f);
                     MergeEdge(tile, nr, ct, ldc, rows, cols, alpha, beta);
                 }
             }
@@ -218,7 +230,7 @@ internal static unsafe class GemmDriver
     /// the partial panel is then read in place, its loads masked, instead of packed on every call (<see cref="MaskedGroup{TK}"/>):
     /// 4.4-4.9 -> 2.5 us, the model 7.6-7.8 -> 4.5-4.6 us.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsBlock<TK>(int mc, int nc, int kc, float* packA, float* bInPlace, nint ldb, float* packB,
+    private static void RowsBlock<TK>(int mc, int nc, int kc, ABlock a, float* bInPlace, nint ldb, float* packB,
         float* c, nint ldc, float alpha, float beta, float* tile) where TK : IGemmKernel
     {
         int nr = TK.Nr, panels = (nc + nr - 1) / nr;
@@ -228,13 +240,14 @@ internal static unsafe class GemmDriver
         RowPanels group = default;
         for (int i = 0; i < mc; i++)
         {
-            float* a = packA + i, ci = c + i * ldc;
+            float* ai = a.Row(i, TK.Mr, kc), ci = c + i * ldc;
+            nint ks = a.KStep(TK.Mr);
             for (int q0 = 0; q0 < panels; q0 += 4)
             {
                 int count = Math.Min(4, panels - q0), partial = 0;
                 if (bInPlace != null && TK.MaskedRows && nc - (q0 + count - 1) * nr < nr)
                 {
-                    MaskedGroup<TK>(kc, a, bInPlace, ldb, first, step, stride, packB, ci, q0, count, nc, alpha, beta, tile, &group);
+                    MaskedGroup<TK>(kc, ai, ks, bInPlace, ldb, first, step, stride, packB, ci, q0, count, nc, alpha, beta, tile, &group);
                     continue;
                 }
                 for (int q = 0; q < 4; q++)
@@ -255,7 +268,7 @@ internal static unsafe class GemmDriver
                         }
                     }
                 }
-                TK.RunRow4(kc, a, &group, alpha, beta);
+                TK.RunRow4(kc, ai, ks, &group, alpha, beta);
                 if (partial > 0)
                 {
                     int jr = (q0 + count - 1) * nr;
@@ -270,7 +283,7 @@ internal static unsafe class GemmDriver
     /// the partial one in slot 3 read where it lies (<see cref="IGemmKernel.RunRow4Masked"/>) over a copy of C's row in
     /// scratch, copied back; the slots between read packB (scratch, never stored). No panel is packed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaskedGroup<TK>(int kc, float* a, float* bInPlace, nint ldb, float* first, nint step, nint stride, float* packB,
+    private static void MaskedGroup<TK>(int kc, float* a, nint kStep, float* bInPlace, nint ldb, float* first, nint step, nint stride, float* packB,
         float* ci, int q0, int count, int nc, float alpha, float beta, float* tile, RowPanels* group) where TK : IGemmKernel
     {
         int nr = TK.Nr, jp = (q0 + count - 1) * nr, cols = nc - jp;
@@ -282,19 +295,19 @@ internal static unsafe class GemmDriver
         }
         new ReadOnlySpan<float>(ci + jp, cols).CopyTo(new Span<float>(tile + 3 * nr, cols));
         group->Set(3, bInPlace + jp, ldb, tile + 3 * nr);
-        TK.RunRow4Masked(kc, a, group, cols, alpha, beta);
+        TK.RunRow4Masked(kc, a, kStep, group, cols, alpha, beta);
         new ReadOnlySpan<float>(tile + 3 * nr, cols).CopyTo(new Span<float>(ci + jp, cols));
     }
 
-    // c[0 .. cols) = alpha * (row a) * (panel b: kc x nr, row stride bStride) + beta * c, cols <= nr
+    // c[0 .. cols) = alpha * (row a, a[p*kStep]) * (panel b: kc x nr, row stride bStride) + beta * c, cols <= nr
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowPanel<TK>(int kc, float* a, float* b, nint bStride, int cols, float* c, float alpha, float beta, float* tile)
+    private static void RowPanel<TK>(int kc, float* a, nint kStep, float* b, nint bStride, int cols, float* c, float alpha, float beta, float* tile)
         where TK : IGemmKernel
     {
-        if (cols == TK.Nr) TK.RunRow(kc, a, b, bStride, c, alpha, beta);
+        if (cols == TK.Nr) TK.RunRow(kc, a, kStep, b, bStride, c, alpha, beta);
         else
         {
-            TK.RunRow(kc, a, b, bStride, tile, 1f, 0f);
+            TK.RunRow(kc, a, kStep, b, bStride, tile, 1f, 0f);
             MergeEdge(tile, TK.Nr, c, 0, 1, cols, alpha, beta);
         }
     }
@@ -310,6 +323,21 @@ internal static unsafe class GemmDriver
             if (beta == 0) for (int j = 0; j < cols; j++) ci[j] = t[j] * alpha;
             else for (int j = 0; j < cols; j++) ci[j] = MathF.FusedMultiplyAdd(t[j], alpha, beta * ci[j]);
         }
+    }
+
+    // element (i, p) of a block of op(A): packed, i in panel q = i / Mr at a[q*kc*Mr + p*Mr + i % Mr]; in place, a[i*Ld + p]
+    /// <summary>Where a block of op(A) is read: packed panels (A transposed, whose rows are strided) or, with Ld not 0, a
+    /// row-major A where it lies. The micro-kernels read either through a row step and a k step: no copy of A is made for
+    /// the forward products x W^T and dy W. Measured, 1 thread: packing the 64 x 3136 A of the cnn's Linear took 27 us of the
+    /// product's ~265; 64 x 784 (the paper MLP), 4-7 us of ~59.</summary>
+    private readonly struct ABlock(float* a, nint ld)
+    {
+        public nint Ld => ld;
+        public bool InPlace => ld != 0;
+        public nint RowStep => ld != 0 ? ld : 1;
+        public nint KStep(int mr) => ld != 0 ? 1 : mr;
+        /// <summary>Row i of the block (a panel's first row when i is a multiple of Mr).</summary>
+        public float* Row(int i, int mr, int kc) => ld != 0 ? a + i * ld : a + (nint)(i / mr) * kc * mr + i % mr;
     }
 
     /// <summary>This thread's packing buffers (about 1.2 MB), 64-byte aligned, allocated once per thread on the

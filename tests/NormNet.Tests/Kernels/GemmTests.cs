@@ -256,6 +256,39 @@ public class GemmTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A stored transposed or not gives the same bits: A^T is packed into panels, a row-major A is read where it lies
+    /// (its last panel of 4 to Mr - 1 rows packed for the edge tiles). Shapes give every kind of tile at 8- and 6-row tiles:
+    /// rows alone (m = 1, 3), a tail of 4-7 rows with full and partial panels of B (m = 11, 13, 58, 60), two row blocks
+    /// (m = 150 > Mc), and a padded lda.</summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void StoringATransposed_ChangesNoBits(Width w)
+    {
+        const int k = 300; // two k blocks
+        foreach (int n in new[] { 45, 100, 64 })
+            foreach (int m in new[] { 1, 3, 11, 13, 58, 60, 150 })
+                foreach (int pad in new[] { 0, 3 })
+                {
+                    int lda = k + pad;
+                    var a = RandomNormal(m * lda, 40 + m);  // (m, lda): op(A) = A, read in place
+                    var at = new float[k * m];              // (k, m): op(A) = (A^T)^T, packed
+                    for (int i = 0; i < m; i++)
+                        for (int p = 0; p < k; p++) at[p * m + i] = a[i * lda + p];
+                    foreach (bool tb in new[] { false, true })
+                    {
+                        var b = RandomNormal(k * n, 41);
+                        var c0 = RandomNormal(m * n, 42);
+                        var inPlace = (float[])c0.Clone();
+                        var packed = (float[])c0.Clone();
+                        Sgemm(w, false, tb, m, n, k, 0.75f, a, lda, b, tb ? k : n, 0.5f, inPlace, n);
+                        Sgemm(w, true, tb, m, n, k, 0.75f, at, m, b, tb ? k : n, 0.5f, packed, n);
+                        Assert.True(packed.AsSpan().SequenceEqual(inPlace),
+                            $"{w}, {(tb ? "NT" : "NN")} {m}x{n}x{k}, lda {lda}: A read in place gives other bits than A^T packed");
+                        Assert.NotEqual(c0, inPlace);
+                    }
+                }
+    }
+
     [Fact]
     public void Results_AreBitIdenticalAcrossVectorWidths()
     {
