@@ -105,14 +105,14 @@ public static unsafe class Activations
                 break;
             case Kind.Sigmoid:
                 // y = 1 / (1 + exp(-x))
-                for (; i <= n - w; i += w) TS.Store(TS.Div(one, TS.Add(one, TS.Exp(TS.Sub(zero, TS.Load(x + i))))), y + i);
+                for (; i <= n - w; i += w) TS.Store(TS.Div(one, TS.Add(one, SimdExp.Exp<TS, TV>(TS.Sub(zero, TS.Load(x + i))))), y + i);
                 if (i < n) Tail<TS, TV>(kind, x + i, y + i, (int)(n - i));
                 break;
             default:
                 // y = tanh(x) = 2 / (1 + exp(-2x)) - 1
                 for (; i <= n - w; i += w)
                 {
-                    TV e = TS.Exp(TS.Mul(TS.Broadcast(-2f), TS.Load(x + i)));
+                    TV e = SimdExp.Exp<TS, TV>(TS.Mul(TS.Broadcast(-2f), TS.Load(x + i)));
                     TS.Store(TS.Sub(TS.Div(two, TS.Add(one, e)), one), y + i);
                 }
                 if (i < n) Tail<TS, TV>(kind, x + i, y + i, (int)(n - i));
