@@ -144,7 +144,10 @@ internal static unsafe class GemmDriver
                     bInPlace = g.B + pc * g.Ldb + jc;
                     int full = nc - nc % TK.Nr;
                     // rows alone read a partial last panel in place too where loads can be masked (RowsBlock)
-                    if (full < nc && !(r1 - r0 < RowTileRows && TK.MaskedRows)) GemmPacking.Contiguous(bInPlace + full, g.Ldb, nc - full, kc, TK.Nr, packB);
+                    // it is read in place where loads can be masked: by rows alone (RowsBlock) and by whole tiles (Block, which
+                    // packs it itself for any edge tile of fewer rows)
+                    if (full < nc && !TK.MaskedTiles && !(r1 - r0 < RowTileRows && TK.MaskedRows))
+                        GemmPacking.Contiguous(bInPlace + full, g.Ldb, nc - full, kc, TK.Nr, packB);
                 }
                 else if (g.TransB) GemmPacking.Strided(g.B + jc * g.Ldb + pc, g.Ldb, nc, kc, TK.Nr, packB);
                 else GemmPacking.Contiguous(g.B + pc * g.Ldb + jc, g.Ldb, nc, kc, TK.Nr, packB);
@@ -185,11 +188,23 @@ internal static unsafe class GemmDriver
             bool inPlace = bInPlace != null && cols == nr;
             float* b = inPlace ? bInPlace + jr : bInPlace != null ? packB : packB + jr * kc;
             nint bStride = inPlace ? ldb : nr;
+            // a partial panel in place where tiles are masked: read where it lies by whole tiles, packed for edge tiles on demand
+            bool masked = bInPlace != null && cols < nr && TK.MaskedTiles, packed = false;
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
                 float* ap = a.Row(ir, mr, kc), ct = c + ir * ldc + jr;
                 nint rs = a.RowStep, ks = a.KStep(mr);
+                if (masked && rows == mr)
+                {
+                    TK.RunMasked(kc, ap, rs, ks, bInPlace + jr, ldb, cols, ct, ldc, alpha, beta);
+                    continue;
+                }
+                if (masked && !packed)
+                {
+                    GemmPacking.Contiguous(bInPlace + jr, ldb, cols, kc, nr, packB);
+                    packed = true;
+                }
                 if (rows == mr && cols == nr) TK.Run(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
                 else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
                 else if (rows < RowTileRows)

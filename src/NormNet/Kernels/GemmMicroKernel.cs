@@ -40,6 +40,14 @@ internal unsafe interface IGemmKernel
     /// <summary><see cref="RunRow4"/> with a partial last panel read where it lies instead of packed, with the same rounding.</summary>
     static abstract void RunRow4Masked(int kc, float* a, nint kStep, RowPanels* panels, int cols3, float alpha, float beta);
 
+    /// <summary>Whether <see cref="RunMasked"/> runs here (8 x 32 tiles with AVX-512 masked loads and stores).</summary>
+    static abstract bool MaskedTiles { get; }
+
+    // a: as Run; b: kc x cols read in place (row stride ldb), 0 < cols < Nr; c: Mr x cols with row stride ldc
+    /// <summary><see cref="Run"/> on a partial last panel of B read where it lies, loads and stores masked to its columns
+    /// (<see cref="GemmMaskedTile"/>), with the same rounding.</summary>
+    static abstract void RunMasked(int kc, float* a, nint rowStep, nint kStep, float* b, nint ldb, int cols, float* c, nint ldc, float alpha, float beta);
+
     // a: as Run, first 4 rows used (a[i*rowStep + p*kStep], i < 4); b: kc x Nr with row stride ldb; c: 4 x Nr with row stride ldc
     /// <summary>The first four rows of <see cref="Run"/>'s tile, with the same rounding: an edge tile of 4 to Mr - 1 rows
     /// computes these in one pass instead of a whole padded tile.</summary>
@@ -64,6 +72,11 @@ internal readonly unsafe struct Kernel8x2<TS, TV> : IGemmKernel where TS : ISimd
         RowKernel<TS, TV>.Run4(kc, a, kStep, panels, alpha, beta);
 
     public static bool MaskedRows => RowKernel<TS, TV>.Masked;
+
+    public static bool MaskedTiles => RowKernel<TS, TV>.Masked && GemmMaskedTile.IsSupported;
+
+    public static void RunMasked(int kc, float* a, nint rowStep, nint kStep, float* b, nint ldb, int cols, float* c, nint ldc, float alpha, float beta) =>
+        GemmMaskedTile.Run(kc, a, rowStep, kStep, b, ldb, cols, c, ldc, alpha, beta);
 
     public static void RunRow4Masked(int kc, float* a, nint kStep, RowPanels* panels, int cols3, float alpha, float beta) =>
         RowKernel<TS, TV>.Run4Masked(kc, a, kStep, panels, cols3, alpha, beta);
@@ -156,6 +169,11 @@ internal readonly unsafe struct Kernel6x2<TS, TV> : IGemmKernel where TS : ISimd
         RowKernel<TS, TV>.Run4(kc, a, kStep, panels, alpha, beta);
 
     public static bool MaskedRows => RowKernel<TS, TV>.Masked;
+
+    public static bool MaskedTiles => false;
+
+    public static void RunMasked(int kc, float* a, nint rowStep, nint kStep, float* b, nint ldb, int cols, float* c, nint ldc, float alpha, float beta) =>
+        throw new PlatformNotSupportedException("Masked GEMM tiles are 8 x 32 (AVX-512).");
 
     public static void RunRow4Masked(int kc, float* a, nint kStep, RowPanels* panels, int cols3, float alpha, float beta) =>
         RowKernel<TS, TV>.Run4Masked(kc, a, kStep, panels, cols3, alpha, beta);

@@ -233,12 +233,21 @@ public class GemmTests(ITestOutputHelper output)
     }
 
     /// <summary>B stored transposed or not gives the same bits: only where the product reads B from differs (packed
-    /// from rows, packed from columns, or read in place up to 144 rows of op(A)), which is what FrozenLinear relies on.</summary>
+    /// from rows, packed from columns, or read in place up to 144 rows of op(A), a partial last panel by masked tiles with
+    /// AVX-512), which is what FrozenLinear relies on. n = 45, 100 and 16 leave a last panel of at most half a tile at 16-wide
+    /// vectors, n = 60 one of more; m = 60 and 150 add edge tiles of 4 and 6 rows.</summary>
     [Theory]
     [MemberData(nameof(Widths))]
     public void StoringBTransposed_ChangesNoBits(Width w)
     {
-        const int n = 45, k = 300; // a partial last panel at every width; two k blocks
+        const int k = 300; // two k blocks
+        foreach (int n in new[] { 45, 60, 100, 16 })
+            foreach (float beta in new[] { 0.5f, 0f })
+                StoringBTransposed(w, n, k, beta);
+    }
+
+    private static void StoringBTransposed(Width w, int n, int k, float beta)
+    {
         var b = RandomNormal(n * k, 31); // (n, k): op(B) = B^T
         var bt = new float[k * n];        // (k, n): op(B) = B^T as stored
         for (int j = 0; j < n; j++)
@@ -249,9 +258,9 @@ public class GemmTests(ITestOutputHelper output)
             var c0 = RandomNormal(m * n, 33);
             var viaTranspose = (float[])c0.Clone();
             var inPlace = (float[])c0.Clone();
-            Sgemm(w, false, true, m, n, k, 0.75f, a, k, b, k, 0.5f, viaTranspose, n);
-            Sgemm(w, false, false, m, n, k, 0.75f, a, k, bt, n, 0.5f, inPlace, n);
-            Assert.True(viaTranspose.AsSpan().SequenceEqual(inPlace), $"{w}, m = {m}: B^T stored gives other bits than B transposed");
+            Sgemm(w, false, true, m, n, k, 0.75f, a, k, b, k, beta, viaTranspose, n);
+            Sgemm(w, false, false, m, n, k, 0.75f, a, k, bt, n, beta, inPlace, n);
+            Assert.True(viaTranspose.AsSpan().SequenceEqual(inPlace), $"{w}, {m}x{n}, beta {beta}: B^T stored gives other bits than B transposed");
             Assert.NotEqual(c0, inPlace);
         }
     }
