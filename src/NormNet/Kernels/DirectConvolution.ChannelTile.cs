@@ -39,17 +39,23 @@ public static unsafe partial class DirectConvolution
         return g.N >= threads || 2.0 * cout * g.PatchSize * g.OutPlane * g.N < SplitFlops || cout / ChannelBlock >= threads;
     }
 
-    /// <summary>How many consecutive output positions of a row a channel tile covers: 14, 7, 4, 2 or 1.</summary>
+    /// <summary>How many output positions a channel tile covers: 14, 7, 4, 2 or 1 consecutive ones of a row, or two rows of 7.
+    /// Positions from <see cref="Split"/> on are those of the second row.</summary>
     private interface IPositions
     {
         static abstract int Count { get; }
+        static abstract int Split { get; }
     }
 
-    private readonly struct P14 : IPositions { public static int Count => 14; }
-    private readonly struct P7 : IPositions { public static int Count => 7; }
-    private readonly struct P4 : IPositions { public static int Count => 4; }
-    private readonly struct P2 : IPositions { public static int Count => 2; }
-    private readonly struct P1 : IPositions { public static int Count => 1; }
+    private readonly struct P14 : IPositions { public static int Count => 14; public static int Split => 14; }
+    private readonly struct P7 : IPositions { public static int Count => 7; public static int Split => 7; }
+    private readonly struct P4 : IPositions { public static int Count => 4; public static int Split => 4; }
+    private readonly struct P2 : IPositions { public static int Count => 2; public static int Split => 2; }
+    private readonly struct P1 : IPositions { public static int Count => 1; public static int Split => 1; }
+    /// <summary>Two output rows of 7 (a 7x7 output: the resnet's last stage), where a run of 7 kept only 14 accumulators and
+    /// read all 32 channels' weights for 7 positions. Measured, batch 64, 1 thread, in one process (5 alternations, min-max):
+    /// the stride-2 32->64 from 14x14 904-984 -> 807-840 us; 64->64 on 7x7 1222-1511 -> 1244-1335 (noisy, no worse).</summary>
+    private readonly struct P7x2 : IPositions { public static int Count => 14; public static int Split => 7; }
 
     /// <summary>Runs image n's channel tiles (after <see cref="Gather"/>), without pooling: every output row in runs of
     /// consecutive positions (14, 7, 4, 2, 1), each run against every channel block in [firstBlock, endBlock), each run
@@ -64,21 +70,28 @@ public static unsafe partial class DirectConvolution
         int ow = g.OutW, taps = g.PatchSize, cols = new PhaseLayout(g).Cols, plane = g.OutPlane;
         long image = (long)n * a->Cout * plane;
         float* tile = stackalloc float[16 * ChannelBlock];
-        for (int i = 0; i < g.OutH; i++)
+        for (int i = 0; i < g.OutH;)
+        {
+            // rows of 7 go in pairs, one run of 14 (their outputs are consecutive in y)
+            int rows = ow == 7 && i + 1 < g.OutH ? 2 : 1;
             for (int j0 = 0; j0 < ow;)
             {
-                int count = RunLength(ow - j0);
+                int count = rows == 2 ? 14 : RunLength(ow - j0);
                 float* x = xp + i * cols + j0;
                 for (int ob = firstBlock; ob < endBlock; ob++)
                 {
-                    RunChannelTile<TS, TV>(count, x, a->Taps, taps, a->W + (long)ob * taps * ChannelBlock, tile);
+                    float* w = a->W + (long)ob * taps * ChannelBlock;
+                    if (rows == 2) ChannelTile<TS, TV, P7x2>(x, x + cols, a->Taps, taps, w, tile);
+                    else RunChannelTile<TS, TV>(count, x, a->Taps, taps, w, tile);
                     long at = image + (long)ob * ChannelBlock * plane + i * ow + j0;
                     float* bias = a->B == null ? null : a->B + ob * ChannelBlock, addend = a->Addend == null ? null : a->Addend + at;
                     if (a->Activation == FusedActivation.Relu) StoreOutput<ReluActivation>(tile, count, a->Y + at, plane, bias, addend);
                     else StoreOutput<NoActivation>(tile, count, a->Y + at, plane, bias, addend);
                 }
-                j0 += count;
+                j0 += rows == 2 ? ow : count;
             }
+            i += rows;
+        }
     }
 
     /// <summary>The positions of the next run of a row with <paramref name="left"/> positions left: 14, 7, 4, 2 or 1.</summary>
@@ -90,45 +103,48 @@ public static unsafe partial class DirectConvolution
     {
         switch (count)
         {
-            case 14: ChannelTile<TS, TV, P14>(x, taps, tapCount, w, tile); break;
-            case 7: ChannelTile<TS, TV, P7>(x, taps, tapCount, w, tile); break;
-            case 4: ChannelTile<TS, TV, P4>(x, taps, tapCount, w, tile); break;
-            case 2: ChannelTile<TS, TV, P2>(x, taps, tapCount, w, tile); break;
-            default: ChannelTile<TS, TV, P1>(x, taps, tapCount, w, tile); break;
+            case 14: ChannelTile<TS, TV, P14>(x, x, taps, tapCount, w, tile); break;
+            case 7: ChannelTile<TS, TV, P7>(x, x, taps, tapCount, w, tile); break;
+            case 4: ChannelTile<TS, TV, P4>(x, x, taps, tapCount, w, tile); break;
+            case 2: ChannelTile<TS, TV, P2>(x, x, taps, tapCount, w, tile); break;
+            default: ChannelTile<TS, TV, P1>(x, x, taps, tapCount, w, tile); break;
         }
     }
 
-    // x: the phase planes at the run's first position; taps: (count) offsets; w: the panel (count x 32); tile: P x 32
+    // x: the phase planes at the run's first position; x2: at the second row's first position (positions Split .. P - 1);
+    // taps: (count) offsets; w: the panel (count x 32); tile: P x 32
     /// <summary>tile[j, r] = sum over taps t = (c, kh, kw) of x[taps[t] + j] * w[t, r] (one FMA chain each, in tap order: the
-    /// bits of <see cref="Tile{TS, TV}"/>), for the P = <typeparamref name="TP"/> positions j of a row and 32 output channels
-    /// r: P x 2 accumulators, per tap P broadcasts of x and 2 loads of w.</summary>
+    /// bits of <see cref="Tile{TS, TV}"/>), for the P = <typeparamref name="TP"/> positions j of a row (or two, the second's
+    /// read at x2) and 32 output channels r: P x 2 accumulators, per tap P broadcasts of x and 2 loads of w.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChannelTile<TS, TV, TP>(float* x, int* taps, int count, float* w, float* tile)
+    private static void ChannelTile<TS, TV, TP>(float* x, float* x2, int* taps, int count, float* w, float* tile)
         where TS : ISimd<TV> where TV : struct where TP : IPositions
     {
         int p = TP.Count, width = TS.Width;
         TV z = TS.Zero;
         TV a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z, a5 = z, b5 = z, a6 = z, b6 = z;
         TV a7 = z, b7 = z, a8 = z, b8 = z, a9 = z, b9 = z, a10 = z, b10 = z, a11 = z, b11 = z, a12 = z, b12 = z, a13 = z, b13 = z;
+        // position j at row[j]: the first row's, or from Split on the second's (row - Split + (x2 - x))
+        nint second = (nint)(x2 - x) - TP.Split;
         for (int t = 0; t < count; t++, w += 2 * width)
         {
             float* row = x + taps[t];
             TV w0 = TS.Load(w), w1 = TS.Load(w + width), s;
             // acc[j, v] = fma(x[j], w[v], acc[j, v])
             s = TS.Broadcast(row[0]); a0 = TS.MulAdd(s, w0, a0); b0 = TS.MulAdd(s, w1, b0);
-            if (p > 1) { s = TS.Broadcast(row[1]); a1 = TS.MulAdd(s, w0, a1); b1 = TS.MulAdd(s, w1, b1); }
-            if (p > 2) { s = TS.Broadcast(row[2]); a2 = TS.MulAdd(s, w0, a2); b2 = TS.MulAdd(s, w1, b2); }
-            if (p > 3) { s = TS.Broadcast(row[3]); a3 = TS.MulAdd(s, w0, a3); b3 = TS.MulAdd(s, w1, b3); }
-            if (p > 4) { s = TS.Broadcast(row[4]); a4 = TS.MulAdd(s, w0, a4); b4 = TS.MulAdd(s, w1, b4); }
-            if (p > 5) { s = TS.Broadcast(row[5]); a5 = TS.MulAdd(s, w0, a5); b5 = TS.MulAdd(s, w1, b5); }
-            if (p > 6) { s = TS.Broadcast(row[6]); a6 = TS.MulAdd(s, w0, a6); b6 = TS.MulAdd(s, w1, b6); }
-            if (p > 7) { s = TS.Broadcast(row[7]); a7 = TS.MulAdd(s, w0, a7); b7 = TS.MulAdd(s, w1, b7); }
-            if (p > 8) { s = TS.Broadcast(row[8]); a8 = TS.MulAdd(s, w0, a8); b8 = TS.MulAdd(s, w1, b8); }
-            if (p > 9) { s = TS.Broadcast(row[9]); a9 = TS.MulAdd(s, w0, a9); b9 = TS.MulAdd(s, w1, b9); }
-            if (p > 10) { s = TS.Broadcast(row[10]); a10 = TS.MulAdd(s, w0, a10); b10 = TS.MulAdd(s, w1, b10); }
-            if (p > 11) { s = TS.Broadcast(row[11]); a11 = TS.MulAdd(s, w0, a11); b11 = TS.MulAdd(s, w1, b11); }
-            if (p > 12) { s = TS.Broadcast(row[12]); a12 = TS.MulAdd(s, w0, a12); b12 = TS.MulAdd(s, w1, b12); }
-            if (p > 13) { s = TS.Broadcast(row[13]); a13 = TS.MulAdd(s, w0, a13); b13 = TS.MulAdd(s, w1, b13); }
+            if (p > 1) { s = TS.Broadcast(At<TP>(row, 1, second)); a1 = TS.MulAdd(s, w0, a1); b1 = TS.MulAdd(s, w1, b1); }
+            if (p > 2) { s = TS.Broadcast(At<TP>(row, 2, second)); a2 = TS.MulAdd(s, w0, a2); b2 = TS.MulAdd(s, w1, b2); }
+            if (p > 3) { s = TS.Broadcast(At<TP>(row, 3, second)); a3 = TS.MulAdd(s, w0, a3); b3 = TS.MulAdd(s, w1, b3); }
+            if (p > 4) { s = TS.Broadcast(At<TP>(row, 4, second)); a4 = TS.MulAdd(s, w0, a4); b4 = TS.MulAdd(s, w1, b4); }
+            if (p > 5) { s = TS.Broadcast(At<TP>(row, 5, second)); a5 = TS.MulAdd(s, w0, a5); b5 = TS.MulAdd(s, w1, b5); }
+            if (p > 6) { s = TS.Broadcast(At<TP>(row, 6, second)); a6 = TS.MulAdd(s, w0, a6); b6 = TS.MulAdd(s, w1, b6); }
+            if (p > 7) { s = TS.Broadcast(At<TP>(row, 7, second)); a7 = TS.MulAdd(s, w0, a7); b7 = TS.MulAdd(s, w1, b7); }
+            if (p > 8) { s = TS.Broadcast(At<TP>(row, 8, second)); a8 = TS.MulAdd(s, w0, a8); b8 = TS.MulAdd(s, w1, b8); }
+            if (p > 9) { s = TS.Broadcast(At<TP>(row, 9, second)); a9 = TS.MulAdd(s, w0, a9); b9 = TS.MulAdd(s, w1, b9); }
+            if (p > 10) { s = TS.Broadcast(At<TP>(row, 10, second)); a10 = TS.MulAdd(s, w0, a10); b10 = TS.MulAdd(s, w1, b10); }
+            if (p > 11) { s = TS.Broadcast(At<TP>(row, 11, second)); a11 = TS.MulAdd(s, w0, a11); b11 = TS.MulAdd(s, w1, b11); }
+            if (p > 12) { s = TS.Broadcast(At<TP>(row, 12, second)); a12 = TS.MulAdd(s, w0, a12); b12 = TS.MulAdd(s, w1, b12); }
+            if (p > 13) { s = TS.Broadcast(At<TP>(row, 13, second)); a13 = TS.MulAdd(s, w0, a13); b13 = TS.MulAdd(s, w1, b13); }
         }
         int step = 2 * width;
         Store<TS, TV>(tile, a0, b0);
@@ -146,6 +162,10 @@ public static unsafe partial class DirectConvolution
         if (p > 12) Store<TS, TV>(tile + 12 * step, a12, b12);
         if (p > 13) Store<TS, TV>(tile + 13 * step, a13, b13);
     }
+
+    // x at position j of a run: row[j], or row[second + j] from TP.Split on
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float At<TP>(float* row, int j, nint second) where TP : IPositions => j < TP.Split ? row[j] : row[second + j];
 
     // tile: (16, 32), rows past the run unused -> y[r * ld + j] = tile[j, r] for r < 32, j < 16 (the run's positions, then values the caller overwrites)
     /// <summary>Stores a channel tile into the per-channel output rows of yp: two 16 x 16 transposes in registers with AVX-512, each

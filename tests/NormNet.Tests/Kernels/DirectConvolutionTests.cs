@@ -144,7 +144,8 @@ public class DirectConvolutionTests
     {
         { 2, 8, 13, 13, 32, 3, 1, 1 },  // runs of 7, 4, 2
         { 1, 96, 15, 15, 64, 3, 1, 1 }, // runs of 14 and 1, blocks split among the workers (25 MFLOP)
-        { 2, 64, 7, 7, 64, 3, 1, 1 },   // forward and input gradient both in channel tiles
+        { 2, 64, 7, 7, 64, 3, 1, 1 },   // forward and input gradient both in channel tiles; rows of 7 in pairs and one alone
+        { 2, 32, 8, 7, 32, 3, 1, 1 },   // rows of 7, all in pairs
         { 2, 32, 14, 14, 64, 3, 2, 1 }, // stride 2
         { 3, 32, 10, 10, 32, 3, 1, 0 }, // no padding: rows of 8
     };
