@@ -59,7 +59,12 @@ public static unsafe partial class DirectConvolution
     /// row it is at stride 1, or split by two permutes into its even and odd columns, the rows of planes (a, 0) and (a, 1),
     /// at stride 2. Stores are masked to the plane's row width, so every element of the planes is written once and nothing
     /// past them. Measured, 3x3, batch 16, 1 thread: the clear and the row copies had taken 15-30% of the 16 -> 32 and
-    /// 32 -> 64 stride-2 forwards.</summary>
+    /// 32 -> 64 stride-2 forwards. The source and plane rows are then stepped by pointers, two padded rows per pass at
+    /// stride 2; each row's address had been computed afresh (multiplications and, before that, two divisions), which left
+    /// the gather bound by its own instructions (the same 1.3-1.4 us an image with the input in cache or not). Alone: 1.4-2.3
+    /// -> 0.6-1.0 us an image for the resnet's layers; the layers, batch 16, 1 thread, 3 alternations: 64->64 on 7x7
+    /// 287-298 -> 278-280 us, 32->32 on 14x14 286-288 -> 272-278, the stride-2 32->64 158-163 -> 147-148 and 16->32
+    /// 162-164 -> 150-152, 16->16 on 28x28 339-342 -> 327-332.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GatherPaddedRows(float* x, ConvGeometry g, PhaseLayout l, float* xp)
     {
@@ -72,32 +77,45 @@ public static unsafe partial class DirectConvolution
         var storeHi = Vector512.LessThan(index, Vector512.Create(cols - 16)).AsSingle();
         var evens = Shuffles.EvenOf32;
         var odds = Shuffles.OddOf32;
-        var zero = Vector512<float>.Zero;
-        // padded row pr is row pr >> shift of phase pr & (s - 1): shifts and masks, not divisions (two integer divisions per row
-        // had taken most of the gather's time)
-        int shift = s - 1;
+        // pointers stepped row by row (address arithmetic per row, with its multiplications, had cost as much as the copies)
         for (int c = 0; c < g.C; c++)
-            for (int pr = 0; pr < l.Rows * s; pr++)
+        {
+            // the input row of padded row pr is at src, lane 0 being padded column 0 (input column -p)
+            float* src = x + (long)c * g.H * w - p;
+            float* planes = xp + (long)c * s * s * l.Plane;
+            if (s == 1)
             {
-                // the padded row pr: lane k is padded column k, input column k - p of input row pr - p
-                Vector512<float> lo = zero, hi = zero;
-                if (pr >= p && pr < g.H + p)
+                for (int pr = 0; pr < l.Rows; pr++, planes += cols)
                 {
-                    float* src = x + ((long)c * g.H + pr - p) * w - p;
-                    lo = Avx512F.MaskLoad(src, inputLo, zero);
-                    hi = Avx512F.MaskLoad(src + 16, inputHi, zero);
+                    var (lo, hi) = PaddedRow(ref src, pr - p, g.H, w, inputLo, inputHi);
+                    Avx512F.MaskStore(planes, store, lo);
+                    if (cols > 16) Avx512F.MaskStore(planes + 16, storeHi, hi);
                 }
-                float* row = xp + (long)(c * s + (pr & shift)) * s * l.Plane + (pr >> shift) * cols;
-                if (s == 1)
-                {
-                    Avx512F.MaskStore(row, store, lo);
-                    Avx512F.MaskStore(row + 16, storeHi, hi);
-                    continue;
-                }
-                // stride 2: plane (a, b) holds the padded columns 2j + b
-                Avx512F.MaskStore(row, store, Avx512F.PermuteVar16x32x2(lo, evens, hi));
-                Avx512F.MaskStore(row + l.Plane, store, Avx512F.PermuteVar16x32x2(lo, odds, hi));
+                continue;
             }
+            // stride 2: padded row pr is row pr / 2 of planes (pr mod 2, 0) and (pr mod 2, 1), which hold its even and odd columns
+            float* even = planes, odd = planes + 2 * l.Plane;
+            for (int i = 0; i < l.Rows; i++, even += cols, odd += cols)
+            {
+                var (lo, hi) = PaddedRow(ref src, 2 * i - p, g.H, w, inputLo, inputHi);
+                Avx512F.MaskStore(even, store, Avx512F.PermuteVar16x32x2(lo, evens, hi));
+                Avx512F.MaskStore(even + l.Plane, store, Avx512F.PermuteVar16x32x2(lo, odds, hi));
+                (lo, hi) = PaddedRow(ref src, 2 * i + 1 - p, g.H, w, inputLo, inputHi);
+                Avx512F.MaskStore(odd, store, Avx512F.PermuteVar16x32x2(lo, evens, hi));
+                Avx512F.MaskStore(odd + l.Plane, store, Avx512F.PermuteVar16x32x2(lo, odds, hi));
+            }
+        }
+    }
+
+    // -> the padded row whose input row is r (zeros outside 0 <= r < h): its 32 lanes in two registers; src steps past an input row
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float> Lo, Vector512<float> Hi) PaddedRow(ref float* src, int r, int h, int w, Vector512<float> inputLo, Vector512<float> inputHi)
+    {
+        if ((uint)r >= (uint)h) return (Vector512<float>.Zero, Vector512<float>.Zero);
+        var lo = Avx512F.MaskLoad(src, inputLo, Vector512<float>.Zero);
+        var hi = Avx512F.MaskLoad(src + 16, inputHi, Vector512<float>.Zero);
+        src += w;
+        return (lo, hi);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
