@@ -15,7 +15,8 @@ namespace NormNet.Kernels;
 /// (<see cref="ABlock"/>); then run the micro-kernel over every Mr x Nr tile (the Kc x Nr panel of B stays in L1 while
 /// the A panels stream past it). When B is not transposed and op(A)
 /// has few rows, each B element is used by few tiles and copying it costs more than it saves: the kernel then
-/// reads B's full panels in place (rows ldb apart) and only a partial last panel is packed.
+/// reads B's full panels in place (rows ldb apart) and only a partial last panel is packed (with AVX-512 that one too is
+/// read in place, by masked loads: <see cref="GemmMaskedTile"/>, <see cref="IGemmKernel.RunRow4Masked"/>).
 /// The chunks depend on the thread count, but only decide which thread computes an element, never how: the
 /// Kc blocks depend on k alone and every element is one FMA chain per Kc block in every tile, so results are
 /// bit-identical for any thread count.
@@ -207,32 +208,44 @@ internal static unsafe class GemmDriver
                 }
                 if (rows == mr && cols == nr) TK.Run(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
                 else if (rows == mr && cols == nr / 2) TK.RunHalf(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
-                else if (rows < RowTileRows)
-                {
-                    // the last few rows of a taller block: each alone, not a full tile of which most rows are padding
-                    for (int i = 0; i < rows; i++) RowPanel<TK>(kc, a.Row(ir + i, mr, kc), ks, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
-                }
-                else if (cols == nr)
-                {
-                    // 4 .. Mr-1 rows of a full panel (m = 60, 100): four in one pass, the others alone, not a padded tile
-                    TK.RunFourRows(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
-                    for (int i = RowTileRows; i < rows; i++) RowPanel<TK>(kc, a.Row(ir + i, mr, kc), ks, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
-                }
-                else
-                {
-                    // edge tile: compute the (half) tile into scratch, then merge the valid part; a partial panel of A in place
-                    // was packed above
-                    if (rows < mr && a.InPlace)
-                    {
-                        ap = packA;
-                        (rs, ks) = (1, mr);
-                    }
-                    if (cols <= nr / 2) TK.RunHalf(kc, ap, rs, ks, b, bStride, tile, nr, 1f, 0f);
-                    else TK.Run(kc, ap, rs, ks, b, bStride, tile, nr, 1f, 0f);
-                    MergeEdge(tile, nr, ct, ldc, rows, cols, alpha, beta);
-                }
+                else EdgeTile<TK>(kc, a, ir, rows, cols, packA, b, bStride, ct, ldc, alpha, beta, tile);
             }
         }
+    }
+
+    // C tile (rows x cols at ct, ldc) = alpha * A rows [ir, ir + rows) * the panel b (kc x Nr, row stride bStride) + beta * C tile,
+    // rows < Mr or cols < Nr (not Nr / 2)
+    /// <summary>A tile at the block's edge: a few rows alone; 4 to Mr - 1 rows of a full panel four in one pass and the others
+    /// alone; else the (half) tile into scratch, its valid part merged into C (an A read in place has its partial last panel
+    /// packed at packA by <see cref="Block{TK}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EdgeTile<TK>(int kc, ABlock a, int ir, int rows, int cols, float* packA, float* b, nint bStride,
+        float* ct, nint ldc, float alpha, float beta, float* tile) where TK : IGemmKernel
+    {
+        int mr = TK.Mr, nr = TK.Nr;
+        float* ap = a.Row(ir, mr, kc);
+        nint rs = a.RowStep, ks = a.KStep(mr);
+        if (rows < RowTileRows)
+        {
+            // the last few rows of a taller block: each alone, not a full tile of which most rows are padding
+            for (int i = 0; i < rows; i++) RowPanel<TK>(kc, a.Row(ir + i, mr, kc), ks, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
+            return;
+        }
+        if (cols == nr)
+        {
+            // 4 .. Mr-1 rows of a full panel (m = 60, 100): four in one pass, the others alone, not a padded tile
+            TK.RunFourRows(kc, ap, rs, ks, b, bStride, ct, ldc, alpha, beta);
+            for (int i = RowTileRows; i < rows; i++) RowPanel<TK>(kc, a.Row(ir + i, mr, kc), ks, b, bStride, cols, ct + i * ldc, alpha, beta, tile);
+            return;
+        }
+        if (rows < mr && a.InPlace)
+        {
+            ap = packA;
+            (rs, ks) = (1, mr);
+        }
+        if (cols <= nr / 2) TK.RunHalf(kc, ap, rs, ks, b, bStride, tile, nr, 1f, 0f);
+        else TK.Run(kc, ap, rs, ks, b, bStride, tile, nr, 1f, 0f);
+        MergeEdge(tile, nr, ct, ldc, rows, cols, alpha, beta);
     }
 
     // C block (mc x nc, ldc), mc < RowTileRows: as Block, one row at a time, four panels per pass
