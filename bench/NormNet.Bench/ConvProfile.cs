@@ -72,7 +72,9 @@ internal static class ConvProfile
 
     /// <summary>The convolution's kernels alone, new (chunked) and old (per image) side by side, the direct kernels (forward,
     /// input gradient and, where the layer runs it, weight gradient) or the pointwise forward, and the SGEMM on the forward's product (M = Cout,
-    /// N = images * pixels, K = Cin * k * k), in GFLOP/s.</summary>
+    /// N = images * pixels, K = Cin * k * k), in GFLOP/s. With training, the chunked backward's dW and dx are differences of two
+    /// timings (each call runs its forward first); the "unfolding dW" (the weight gradient of a layer that kept no columns, the
+    /// 1x1 shortcuts') is timed alone.</summary>
     private static string ConvFlops(Conv2d c, Tensor input, double fwd, double bwd, bool train)
     {
         var g = new ConvGeometry(input.Dim(0), c.InChannels, input.Dim(2), input.Dim(3), c.KernelSize, c.KernelSize, c.Stride, c.Padding);
@@ -118,6 +120,9 @@ internal static class ConvProfile
         nb -= nf; ob -= of; nw -= nf; ow -= of;
         s += string.Create(CultureInfo.InvariantCulture,
             $"; dW {flops / nw / 1e6:F1} (per image {flops / ow / 1e6:F1}); dx {flops / (nb - nw) / 1e6:F1} (per image {flops / (ob - ow) / 1e6:F1})");
+        // the weight gradient as a layer that kept no columns runs it (the 1x1 shortcuts): unfolding its own, timed alone
+        double unfolding = Best(() => ConvolutionKernels.WeightGradient(y, x, g, m, dw, db));
+        s += string.Create(CultureInfo.InvariantCulture, $"; unfolding dW {flops / unfolding / 1e6:F1}");
         if (!DirectConvolution.Preferred(g) || !DirectConvolution.SupportsWeightGradient(g)) return s;
         // the weight gradient the layer runs here (Conv2d.Backward): direct, without columns
         double directW = Best(() => DirectConvolution.WeightGradient(y, x, g, m, dw, db));
