@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using NormNet.Threading;
 
 namespace NormNet.Kernels;
@@ -205,6 +206,14 @@ public static unsafe partial class DirectConvolution
             if (ob + r >= cout) return;
             float* row = dw + (long)(ob + r) * taps + t0;
             int n = Math.Min(GradTaps, taps - t0);
+            if (typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported)
+            {
+                // four sums per reduction (the bits of Vector512.Sum), the tile's last two with two zero vectors
+                var first = Sums4(As512(v0), As512(v1), As512(v2), As512(v3));
+                var last = Sums4(As512(v4), As512(v5), Vector512<float>.Zero, Vector512<float>.Zero);
+                for (int t = 0; t < n; t++) row[t] = t < 4 ? first.GetElement(t) : last.GetElement(t - 4);
+                return;
+            }
             row[0] = TS.Sum(v0);
             if (n > 1) row[1] = TS.Sum(v1);
             if (n > 2) row[2] = TS.Sum(v2);
@@ -212,6 +221,26 @@ public static unsafe partial class DirectConvolution
             if (n > 4) row[4] = TS.Sum(v4);
             if (n > 5) row[5] = TS.Sum(v5);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> As512<TV>(TV v) where TV : struct => Unsafe.As<TV, Vector512<float>>(ref v);
+
+    // a, b, c, d: 16 lanes each -> (sum of a, sum of b, sum of c, sum of d)
+    /// <summary>The lane sums of four vectors in one reduction, each summed as <see cref="Vector512.Sum{T}"/> sums it (the
+    /// same bits): in every 128-bit chunk (x0 + x1) + (x2 + x3), then (chunk 0 + chunk 1) + (chunk 2 + chunk 3). About 13
+    /// instructions for the four where the sums one by one took 22 each; measured, they had taken ~40% of the weight
+    /// gradient of the resnet's layers (a tile's 24 sums per group of images against its 28 steps of 24 FMAs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Sums4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    {
+        // per chunk: (a0 + a1, a2 + a3, b0 + b1, b2 + b3), the same of c and d, then (A, B, C, D): each vector's chunk sum
+        var ab = Avx512F.Shuffle(a, b, 0x88) + Avx512F.Shuffle(a, b, 0xDD);
+        var cd = Avx512F.Shuffle(c, d, 0x88) + Avx512F.Shuffle(c, d, 0xDD);
+        var chunks = Avx512F.Shuffle(ab, cd, 0x88) + Avx512F.Shuffle(ab, cd, 0xDD);
+        // chunk 0 + chunk 1 (and 2 + 3), then their sum in chunk 0
+        var pairs = chunks + Avx512F.Shuffle4x128(chunks, chunks, 0xB1);
+        return (pairs + Avx512F.Shuffle4x128(pairs, pairs, 0x4E)).GetLower().GetLower();
     }
 
     [ThreadStatic] private static float[]? t_gradImages, t_gradParts;

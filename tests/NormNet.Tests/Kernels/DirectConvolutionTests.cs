@@ -184,6 +184,24 @@ public class DirectConvolutionTests
         AssertClose(ry.Select(v => double.IsNaN(v) ? 0 : v).ToArray(), widest[0].Select(v => float.IsNaN(v) ? 0f : v).ToArray(), 1e-5, "y");
     }
 
+    /// <summary>The weight gradient's four-at-once lane sums give each vector's <see cref="System.Runtime.Intrinsics.Vector512.Sum{T}"/>
+    /// bit for bit, on lanes of mixed signs and magnitudes (where the order of the additions shows in the last bits).</summary>
+    [Fact]
+    public void WeightGradientLaneSums_AreThoseOfVector512Sum()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return; // the reduction is AVX-512's; other widths keep Sum
+        var rng = new Random(5);
+        System.Runtime.Intrinsics.Vector512<float> Next() =>
+            System.Runtime.Intrinsics.Vector512.Create(Enumerable.Range(0, 16).Select(_ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-3, 6)))).ToArray());
+        for (int i = 0; i < 2000; i++)
+        {
+            var (a, b, c, d) = (Next(), Next(), Next(), Next());
+            var sums = DirectConvolution.Sums4(a, b, c, d);
+            float[] expected = [System.Runtime.Intrinsics.Vector512.Sum(a), System.Runtime.Intrinsics.Vector512.Sum(b), System.Runtime.Intrinsics.Vector512.Sum(c), System.Runtime.Intrinsics.Vector512.Sum(d)];
+            for (int j = 0; j < 4; j++) Assert.Equal(BitConverter.SingleToInt32Bits(expected[j]), BitConverter.SingleToInt32Bits(sums[j]));
+        }
+    }
+
     [Theory, MemberData(nameof(Cases))]
     public void Direct_IsBitIdenticalAcrossThreadCounts(int n, int c, int h, int w, int cout, int k, int padding)
     {
