@@ -8,7 +8,7 @@ namespace NormNet.Kernels;
 public static unsafe partial class DirectConvolution
 {
     /// <summary>Taps per weight-gradient register tile: 4 output channels x 6 taps = 24 accumulators, with 4 vectors of
-    /// dy and one of x beside them (29 of 32 vector registers).</summary>
+    /// dy and one of x beside them (29 of 32 vector registers); channel tiles hold 32 channels x 6 taps x 2 positions.</summary>
     private const int GradTaps = 6;
     /// <summary>Floats of one group's gathered images (their phase planes and padded dy rows): 96 K floats, 384 KiB, so
     /// that a group stays in one core's L2 while every tile of it reads it.</summary>
@@ -21,6 +21,8 @@ public static unsafe partial class DirectConvolution
         public ConvGeometry G;
         public int Cout, MaxTap, Images, Groups, PaddedTaps;
         public SimdWidth Width;
+        /// <summary>Whether the groups run in channel tiles (<see cref="UsesChannelWeightGradient"/>).</summary>
+        public bool Channels;
     }
 
     /// <summary>Whether the weight gradient runs here: <see cref="Supports"/>, and vectors of 16 floats (its 24-accumulator
@@ -32,7 +34,9 @@ public static unsafe partial class DirectConvolution
     /// <remarks>The images go in groups of a fixed count (set by the geometry, so that a group's phase planes and dy rows fit
     /// L2). In a group, each register tile of 4 output channels by 6 taps sums dy[o, q] * xp[q + offset(tap)] over the
     /// group's padded-width output positions q (the forward's tap table, read the other way; dy is 0 at the padding
-    /// columns) in vector lanes, then adds the lanes. The groups' partial sums are added in group order: the same bits
+    /// columns) in vector lanes, then adds the lanes. With output channels in blocks of 32 and 16-wide vectors, channel
+    /// tiles of 32 channels by 6 taps take their place (DirectConvolution.ChannelWeightGradient.cs): dy transposed, x
+    /// broadcast, valid positions only, no lane sums. The groups' partial sums are added in group order: the same bits
     /// for any thread count. <see cref="LayerReference.Conv2dBackward"/> is the plain reference.</remarks>
     public static void WeightGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ConvGeometry g, int cout, Span<float> dw, Span<float> db) =>
         WeightGradient(dy, x, g, cout, dw, db, SimdDispatch.Widest);
@@ -52,8 +56,8 @@ public static unsafe partial class DirectConvolution
         // the padding taps read offset 0 (inside the planes) and are never stored
         Array.Copy(table, tapBuffer, taps);
         Array.Clear(tapBuffer, taps, padded - taps);
-        var a = new GradArgs { G = g, Cout = cout, MaxTap = maxTap, PaddedTaps = padded, Width = width };
-        a.Images = GradImagesPerGroup(g, cout, maxTap);
+        var a = new GradArgs { G = g, Cout = cout, MaxTap = maxTap, PaddedTaps = padded, Width = width, Channels = UsesChannelWeightGradient(width, cout) };
+        a.Images = a.Channels ? ChannelGradImagesPerGroup(g, cout, maxTap) : GradImagesPerGroup(g, cout, maxTap);
         a.Groups = (g.N + a.Images - 1) / a.Images;
         float[] parts = ThreadScratch.Get(ref t_gradParts, a.Groups * cout * (taps + 1));
         fixed (float* px = x, pdy = dy, pp = parts)
@@ -89,7 +93,8 @@ public static unsafe partial class DirectConvolution
     private static void GradGroup(void* state, int group)
     {
         var a = (GradArgs*)state;
-        SimdDispatch.Run(a->Width, new GradGroupOp(a, group));
+        if (a->Channels) ChannelGradGroup(a, group);
+        else SimdDispatch.Run(a->Width, new GradGroupOp(a, group));
     }
 
     private readonly struct GradGroupOp(GradArgs* a, int group) : ISimdOperation
