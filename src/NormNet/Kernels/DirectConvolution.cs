@@ -9,7 +9,8 @@ namespace NormNet.Kernels;
 /// 2-D convolution computed directly, without im2col: the forward at any stride, and beside it the input gradient of a
 /// stride-1 convolution (itself a stride-1 convolution of the output gradient, padded by k - 1 - p, with the kernel
 /// flipped and its channel axes swapped) and the weight gradient at any stride (DirectConvolution.WeightGradient.cs: the
-/// same phase planes and tap table, summed against dy).
+/// same phase planes and tap table, summed against dy; in channel tiles where output channels come in blocks of 32,
+/// DirectConvolution.ChannelWeightGradient.cs).
 /// </summary>
 /// <remarks>
 /// <para>Each image is copied once into zero-padded planes split by stride phase: for stride s, channel c's padded
