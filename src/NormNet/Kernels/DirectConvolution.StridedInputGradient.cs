@@ -22,19 +22,28 @@ public static unsafe partial class DirectConvolution
         public int V(ConvGeometry g) => (g.W - B + g.Stride - 1) / g.Stride;
     }
 
-    /// <summary>dy padded by M = ceil(k / s) on every side, Q columns wide, R rows, so that every phase's taps read inside it
-    /// at non-negative offsets and its padded-width output rows read zeros past dy.</summary>
+    /// <summary>dy placed M rows and columns in, Q columns wide, R rows, so that every phase's taps read inside it at
+    /// non-negative offsets and its padded-width output rows read zeros past dy. M is the most any tap reaches before a
+    /// phase's first pixel (Rows - 1 - RowShift, and the same for columns): 0 for the 3x3, padding-1, stride-2 convolutions,
+    /// whose phases' rows had been 19 wide with ceil(k / s) = 2 on both sides for 14 pixels (15 now).</summary>
     private readonly struct GradientPlanes
     {
         public readonly int M, Q, R;
 
         public GradientPlanes(ConvGeometry g)
         {
-            M = (g.KH + g.Stride - 1) / g.Stride;
+            int reach = 0;
+            for (int a = 0; a < g.Stride; a++)
+            {
+                // rows depend on the row phase only, columns on the column phase
+                var f = new GradientPhase(g, a, a);
+                reach = Math.Max(reach, Math.Max(f.Rows(g) - 1 - f.RowShift(g), f.Cols(g) - 1 - f.ColShift(g)));
+            }
+            M = reach;
             int shift = (g.Stride - 1 + g.Padding) / g.Stride; // the largest RowShift / ColShift
             int u = (g.H + g.Stride - 1) / g.Stride, v = (g.W + g.Stride - 1) / g.Stride;
-            Q = Math.Max(g.OutW, v + shift) + 2 * M;
-            R = Math.Max(g.OutH, u + shift) + 2 * M + 1;
+            Q = Math.Max(g.OutW, v + shift) + M;
+            R = Math.Max(g.OutH, u + shift) + M + 1;
         }
 
         public int Plane => R * Q;
